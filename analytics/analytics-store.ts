@@ -1,0 +1,17 @@
+/**
+ * The analytics store port (DESIGN.md §3, §6): a ClickHouse server over HTTP in production, chdb (the
+ * ClickHouse engine in this process) embedded. Both speak through `@clickhouse/client`, so the SQL is the same.
+ * 64-bit integers come back as strings from both (ClickHouse's JSON default), so that micro-USD sums past
+ * 2^53 are never rounded: callers convert with `BigInt` or `Number` as the magnitude allows.
+ */
+
+export interface AnalyticsStore {
+  readonly adapter: 'clickhouse' | 'chdb'
+  /** DDL and other statements without a result. */
+  command(sql: string): Promise<void>
+  insert<Row extends Record<string, unknown>>(table: string, rows: readonly Row[]): Promise<void>
+  /** `params` bind as `{name:Type}` placeholders in the SQL. */
+  query<Row>(sql: string, params?: Record<string, unknown>): Promise<Row[]>
+  check(): Promise<void>
+  close(): Promise<void>
+}

@@ -1,0 +1,58 @@
+/**
+ * The event log port (DESIGN.md §3, §4): Kafka in production, an in-process log persisted in the SQL store
+ * when embedded. Both keep Kafka's model: topics of partitions, a message's key choosing its partition (so
+ * messages with one key stay in order), and consumer groups whose committed offsets survive restarts.
+ */
+
+export interface LogMessage {
+  /** The tenant id for data-plane topics: it picks the partition. */
+  key: string
+  value: Buffer
+  headers?: Record<string, string>
+}
+
+export interface ConsumedMessage extends LogMessage {
+  topic: string
+  partition: number
+  offset: number
+  headers: Record<string, string>
+}
+
+export interface MessageBatch {
+  topic: string
+  partition: number
+  messages: readonly ConsumedMessage[]
+}
+
+export interface SubscribeOptions {
+  groupId: string
+  topics: readonly string[]
+  /** Where a group with no committed offset starts: the beginning (default) or only new messages. */
+  fromBeginning?: boolean
+  /**
+   * Called with each batch, in offset order per partition. When it resolves, the group's offset moves past
+   * the batch; when it throws, nothing is committed and the batch is delivered again.
+   */
+  handleBatch(batch: MessageBatch): Promise<void>
+}
+
+export interface Subscription {
+  /** Stops fetching, waits for a batch in progress, and leaves the group. */
+  stop(): Promise<void>
+}
+
+export interface TopicSpec {
+  name: string
+  partitions: number
+}
+
+export interface EventLog {
+  readonly adapter: 'kafka' | 'in-process'
+  /** Creates missing topics; existing ones are left as they are. */
+  ensureTopics(topics: readonly TopicSpec[]): Promise<void>
+  /** Resolves once the messages are durably stored (acknowledged by the broker, or committed). */
+  append(topic: string, messages: readonly LogMessage[]): Promise<void>
+  subscribe(options: SubscribeOptions): Promise<Subscription>
+  check(): Promise<void>
+  close(): Promise<void>
+}

@@ -1,0 +1,48 @@
+import Fastify, { LogController } from 'fastify'
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
+import { uuidv7 } from '../events/ids.ts'
+import type { Dependencies } from './dependencies.ts'
+import { errorsPlugin } from './plugins/errors.ts'
+import { healthRoutes } from './routes/health.ts'
+
+export interface AppOptions {
+  deps: Dependencies
+  /** A pino logger; typed as Fastify's base logger so the instance keeps Fastify's default generics. */
+  logger: FastifyBaseLogger
+  bodyLimitBytes?: number
+  isDraining?: () => boolean
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
+
+/** Builds the gateway; never listens (the entry point does), so tests drive it with `inject()`. */
+export function buildApp(options: AppOptions): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: options.logger,
+    bodyLimit: options.bodyLimitBytes ?? 32 * 1024 * 1024,
+    // A caller's request id is kept when it is safe to echo and log; otherwise we mint one.
+    genReqId: (req) => {
+      const given = req.headers['x-request-id']
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : uuidv7()
+    },
+    logController: new LogController({ requestIdLogLabel: 'requestId' }),
+    return503OnClosing: true,
+  })
+  app.addHook('onRequest', (request, reply, done) => {
+    void reply.header('x-request-id', request.id)
+    done()
+  })
+  void app.register(errorsPlugin)
+  const { deps } = options
+  healthRoutes(app, {
+    isDraining: options.isDraining ?? (() => false),
+    dependencies: [
+      { name: 'sql', adapter: deps.sql.adapter, check: () => deps.sql.check() },
+      { name: 'eventStore', adapter: deps.eventStore.adapter, check: () => deps.eventStore.check() },
+      { name: 'eventLog', adapter: deps.eventLog.adapter, check: () => deps.eventLog.check() },
+      { name: 'rateLimiter', adapter: deps.rateLimiter.adapter, check: () => deps.rateLimiter.check() },
+      { name: 'analytics', adapter: deps.analytics.adapter, check: () => deps.analytics.check() },
+    ],
+  })
+  return app
+}

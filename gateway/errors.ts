@@ -1,0 +1,54 @@
+/**
+ * Every error a client can see, declared once with a stable code (documented in docs/errors.md). Bodies
+ * follow OpenAI's shape, `{ error: { message, type, param, code } }`, so OpenAI SDKs surface them as-is.
+ */
+
+export type ErrorType =
+  | 'invalid_request_error'
+  | 'authentication_error'
+  | 'permission_error'
+  | 'not_found_error'
+  | 'rate_limit_error'
+  | 'api_error'
+  | 'service_unavailable_error'
+
+interface ErrorSpec {
+  status: number
+  type: ErrorType
+}
+
+export const ERROR_CODES = {
+  route_not_found: { status: 404, type: 'not_found_error' },
+  invalid_json: { status: 400, type: 'invalid_request_error' },
+  invalid_request: { status: 400, type: 'invalid_request_error' },
+  body_too_large: { status: 413, type: 'invalid_request_error' },
+  unsupported_media_type: { status: 415, type: 'invalid_request_error' },
+  service_unavailable: { status: 503, type: 'service_unavailable_error' },
+  internal_error: { status: 500, type: 'api_error' },
+} as const satisfies Record<string, ErrorSpec>
+
+export type ErrorCode = keyof typeof ERROR_CODES
+
+export interface ErrorBody {
+  error: { message: string; type: ErrorType; param: string | null; code: ErrorCode }
+}
+
+export class GatewayError extends Error {
+  readonly code: ErrorCode
+  readonly status: number
+  readonly type: ErrorType
+  readonly param: string | null
+
+  constructor(code: ErrorCode, message: string, param: string | null = null) {
+    super(message)
+    this.name = 'GatewayError'
+    this.code = code
+    this.status = ERROR_CODES[code].status
+    this.type = ERROR_CODES[code].type
+    this.param = param
+  }
+
+  toBody(): ErrorBody {
+    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } }
+  }
+}

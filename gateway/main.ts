@@ -1,0 +1,91 @@
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { join } from 'node:path'
+import { ConfigError, loadConfig } from '../infra/config/config.ts'
+import type { Config } from '../infra/config/config.ts'
+import { createLogger } from '../infra/telemetry/logger.ts'
+import { buildApp } from './app.ts'
+import { closeDependencies, openDependencies } from './dependencies.ts'
+
+/**
+ * The bootstrap admin token: from configuration, or generated once per embedded data folder and kept in
+ * a file only its owner can read. It is never printed: the log says where to find it.
+ */
+function adminToken(config: Config): { token: string | undefined; generatedAt?: string } {
+  if (config.adminToken !== undefined) return { token: config.adminToken }
+  if (config.databaseUrl !== undefined) return { token: undefined }
+  if (config.dataDir === ':memory:') return { token: `sg-admin-${randomBytes(32).toString('base64url')}` }
+  const file = join(config.dataDir, 'admin-token')
+  if (existsSync(file)) return { token: readFileSync(file, 'utf8').trim() }
+  mkdirSync(config.dataDir, { recursive: true })
+  const token = `sg-admin-${randomBytes(32).toString('base64url')}`
+  writeFileSync(file, `${token}\n`, { mode: 0o600 })
+  chmodSync(file, 0o600)
+  return { token, generatedAt: file }
+}
+
+async function main(): Promise<void> {
+  let config: Config
+  try {
+    config = loadConfig()
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message)
+      process.exit(1)
+    }
+    throw error
+  }
+  const logger = createLogger({ level: config.logLevel })
+  if (config.unknownVariables.length > 0) {
+    logger.warn({ variables: config.unknownVariables }, 'ignoring unknown SUPERGATE_ variables (typos?)')
+  }
+  const admin = adminToken(config)
+  if (admin.generatedAt !== undefined) logger.info({ file: admin.generatedAt }, 'generated a bootstrap admin token')
+  if (admin.token === undefined) logger.warn('SUPERGATE_ADMIN_TOKEN is unset: no bootstrap admin access')
+
+  const deps = await openDependencies(config, logger)
+  let draining = false
+  const app = buildApp({ deps, logger, bodyLimitBytes: config.bodyLimitBytes, isDraining: () => draining })
+  await app.listen({ port: config.port, host: config.host })
+  logger.info(
+    {
+      node: process.version,
+      adapters: {
+        sql: deps.sql.adapter,
+        eventLog: deps.eventLog.adapter,
+        rateLimiter: deps.rateLimiter.adapter,
+        analytics: deps.analytics.adapter,
+      },
+    },
+    'Supergate is ready',
+  )
+
+  const shutdown = async (signal: string) => {
+    if (draining) return
+    draining = true
+    logger.info({ signal, deadlineMs: config.shutdownTimeoutMs }, 'shutting down: draining requests')
+    // In-flight requests get until the deadline; after it the process exits regardless.
+    const deadline = setTimeout(() => {
+      logger.error('shutdown deadline passed; exiting with requests still open')
+      process.exit(1)
+    }, config.shutdownTimeoutMs)
+    deadline.unref()
+    try {
+      await app.close()
+      await closeDependencies(deps)
+      logger.info('shut down cleanly')
+      logger.flush()
+      process.exit(0)
+    } catch (error) {
+      logger.error({ err: error }, 'shutdown failed')
+      process.exit(1)
+    }
+  }
+  process.once('SIGTERM', (signal) => void shutdown(signal))
+  process.once('SIGINT', (signal) => void shutdown(signal))
+}
+
+main().catch((error: unknown) => {
+  console.error('Supergate failed to start:', error instanceof Error ? error.message : error)
+  process.exit(1)
+})

@@ -1,0 +1,202 @@
+import { z } from 'zod'
+
+/**
+ * Every setting Supergate reads comes from one schema over `SUPERGATE_*` environment variables.
+ * Unset service URLs select the embedded adapters (DESIGN.md §3). Messages never echo a value:
+ * several of these variables hold secrets.
+ */
+
+export const PROVIDERS = ['openai', 'anthropic', 'gemini', 'cohere', 'mistral'] as const
+export type ProviderName = (typeof PROVIDERS)[number]
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+
+const optionalString = z.string().trim().min(1).optional()
+
+function urlWithSchemes(schemes: readonly string[]) {
+  const expected = schemes.map((s) => `${s}://`).join(' or ')
+  return z
+    .string()
+    .trim()
+    .refine((value) => {
+      try {
+        const url = new URL(value)
+        return schemes.includes(url.protocol.slice(0, -1)) && url.hostname !== ''
+      } catch {
+        return false
+      }
+    }, `must be a ${expected} URL`)
+    .optional()
+}
+
+const port = (fallback: number) =>
+  z.coerce
+    .number({ error: 'must be a whole number' })
+    .int('must be a whole number')
+    .min(1, 'must be between 1 and 65535')
+    .max(65535, 'must be between 1 and 65535')
+    .default(fallback)
+
+const brokerList = z
+  .string()
+  .trim()
+  .transform((value) => value.split(',').map((b) => b.trim()).filter((b) => b !== ''))
+  .refine(
+    (brokers) => brokers.length > 0 && brokers.every((b) => /^[A-Za-z0-9.\-[\]:]+:\d{1,5}$/.test(b)),
+    'must be a comma-separated list of host:port',
+  )
+  .optional()
+
+/** A 32-byte key in base64, optionally versioned: `v1:<base64>,v2:<base64>` (the highest version encrypts). */
+const masterKey = z
+  .string()
+  .trim()
+  .transform((value, ctx) => {
+    const parts = value.split(',').map((p) => p.trim())
+    const keys: { version: number; key: Buffer }[] = []
+    for (const [index, part] of parts.entries()) {
+      const match = /^(?:v(\d+):)?([A-Za-z0-9+/]+={0,2})$/.exec(part)
+      const key = match?.[2] === undefined ? undefined : Buffer.from(match[2], 'base64')
+      if (match === null || key?.length !== 32 || (parts.length > 1 && match[1] === undefined)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'must be 32 bytes in base64, or a list of versioned keys like v1:<base64>,v2:<base64>',
+        })
+        return z.NEVER
+      }
+      keys.push({ version: match[1] === undefined ? index + 1 : Number(match[1]), key })
+    }
+    if (new Set(keys.map((k) => k.version)).size !== keys.length) {
+      ctx.addIssue({ code: 'custom', message: 'has the same key version twice' })
+      return z.NEVER
+    }
+    return keys.sort((a, b) => a.version - b.version)
+  })
+  .optional()
+
+const providerShape = Object.fromEntries(
+  PROVIDERS.flatMap((p) => [
+    [`SUPERGATE_${p.toUpperCase()}_API_KEY`, optionalString],
+    [`SUPERGATE_${p.toUpperCase()}_BASE_URL`, urlWithSchemes(['http', 'https'])],
+  ]),
+) as Record<string, typeof optionalString>
+
+const envSchema = z.object({
+  SUPERGATE_PORT: port(8080),
+  SUPERGATE_HOST: z.string().trim().min(1).default('127.0.0.1'),
+  SUPERGATE_ADMIN_TOKEN: z.string().trim().min(24, 'must be at least 24 characters').optional(),
+  SUPERGATE_MASTER_KEY: masterKey,
+  SUPERGATE_DATABASE_URL: urlWithSchemes(['postgres', 'postgresql']),
+  SUPERGATE_REDIS_URL: urlWithSchemes(['redis', 'rediss']),
+  SUPERGATE_KAFKA_BROKERS: brokerList,
+  SUPERGATE_CLICKHOUSE_URL: urlWithSchemes(['http', 'https']),
+  SUPERGATE_DATA_DIR: z.string().trim().min(1).default('.supergate'),
+  SUPERGATE_LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+  SUPERGATE_SHUTDOWN_TIMEOUT_MS: z.coerce
+    .number({ error: 'must be a whole number of milliseconds' })
+    .int('must be a whole number of milliseconds')
+    .min(0, 'must not be negative')
+    .max(600_000, 'must be at most 600000')
+    .default(10_000),
+  SUPERGATE_BODY_LIMIT_BYTES: z.coerce
+    .number({ error: 'must be a whole number of bytes' })
+    .int('must be a whole number of bytes')
+    .min(1024, 'must be at least 1024')
+    .max(1024 * 1024 * 1024, 'must be at most 1 GiB')
+    .default(32 * 1024 * 1024),
+  ...providerShape,
+})
+
+/** Variables read by infra/ scripts and tests rather than the gateway; known, so never reported as typos. */
+const OTHER_KNOWN = new Set(['SUPERGATE_CACHE_DIR', 'SUPERGATE_TEST_SERVICES'])
+
+export interface ProviderConfig {
+  apiKey?: string
+  baseUrl?: string
+}
+
+export interface Config {
+  port: number
+  host: string
+  adminToken?: string
+  masterKeys?: { version: number; key: Buffer }[]
+  databaseUrl?: string
+  redisUrl?: string
+  kafkaBrokers?: string[]
+  clickhouseUrl?: string
+  /** `:memory:` keeps embedded state in memory only. */
+  dataDir: string
+  logLevel: (typeof LOG_LEVELS)[number]
+  shutdownTimeoutMs: number
+  bodyLimitBytes: number
+  providers: Record<ProviderName, ProviderConfig>
+  /** `SUPERGATE_*` names that no setting uses: most likely typos, reported at start-up. */
+  unknownVariables: string[]
+}
+
+export class ConfigError extends Error {
+  readonly problems: readonly { variable: string; message: string }[]
+
+  constructor(problems: { variable: string; message: string }[]) {
+    super(
+      `Invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
+        problems.map((p) => `  ${p.variable}: ${p.message}`).join('\n'),
+    )
+    this.name = 'ConfigError'
+    this.problems = problems
+  }
+}
+
+/** Empty strings count as unset, as shells and compose files often export `VAR=`. */
+function presentSupergateVariables(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [name, value] of Object.entries(env)) {
+    if (name.startsWith('SUPERGATE_') && value !== undefined && value.trim() !== '') out[name] = value
+  }
+  return out
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const vars = presentSupergateVariables(env)
+  const parsed = envSchema.safeParse(vars)
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => ({
+      variable: String(issue.path[0] ?? '(environment)'),
+      message: issue.message,
+    }))
+    throw new ConfigError(problems)
+  }
+  const e = parsed.data
+  const providers = Object.fromEntries(
+    PROVIDERS.map((p) => {
+      const prefix = `SUPERGATE_${p.toUpperCase()}`
+      const provider: ProviderConfig = {}
+      const apiKey = e[`${prefix}_API_KEY` as keyof typeof e] as string | undefined
+      const baseUrl = e[`${prefix}_BASE_URL` as keyof typeof e] as string | undefined
+      if (apiKey !== undefined) provider.apiKey = apiKey
+      if (baseUrl !== undefined) provider.baseUrl = baseUrl
+      return [p, provider]
+    }),
+  ) as Record<ProviderName, ProviderConfig>
+  const known = new Set(Object.keys(envSchema.shape))
+  const config: Config = {
+    port: e.SUPERGATE_PORT,
+    host: e.SUPERGATE_HOST,
+    dataDir: e.SUPERGATE_DATA_DIR,
+    logLevel: e.SUPERGATE_LOG_LEVEL,
+    shutdownTimeoutMs: e.SUPERGATE_SHUTDOWN_TIMEOUT_MS,
+    bodyLimitBytes: e.SUPERGATE_BODY_LIMIT_BYTES,
+    providers,
+    unknownVariables: Object.keys(vars).filter((name) => !known.has(name) && !OTHER_KNOWN.has(name)),
+  }
+  if (e.SUPERGATE_ADMIN_TOKEN !== undefined) config.adminToken = e.SUPERGATE_ADMIN_TOKEN
+  if (e.SUPERGATE_MASTER_KEY !== undefined) config.masterKeys = e.SUPERGATE_MASTER_KEY
+  if (e.SUPERGATE_DATABASE_URL !== undefined) config.databaseUrl = e.SUPERGATE_DATABASE_URL
+  if (e.SUPERGATE_REDIS_URL !== undefined) config.redisUrl = e.SUPERGATE_REDIS_URL
+  if (e.SUPERGATE_KAFKA_BROKERS !== undefined) config.kafkaBrokers = e.SUPERGATE_KAFKA_BROKERS
+  if (e.SUPERGATE_CLICKHOUSE_URL !== undefined) config.clickhouseUrl = e.SUPERGATE_CLICKHOUSE_URL
+  return config
+}
+
+/** The configuration table of the README, generated from the schema's names so the two cannot drift. */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape)

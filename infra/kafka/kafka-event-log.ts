@@ -1,0 +1,181 @@
+import { Kafka, logLevel as KafkaLogLevel, Partitioners } from 'kafkajs'
+import type { Admin, Consumer, Producer, logCreator } from 'kafkajs'
+import type {
+  ConsumedMessage,
+  EventLog,
+  LogMessage,
+  SubscribeOptions,
+  Subscription,
+  TopicSpec,
+} from '../../events/event-log.ts'
+
+export interface KafkaLogger {
+  warn(obj: object, msg: string): void
+  error(obj: object, msg: string): void
+}
+
+export interface KafkaEventLogOptions {
+  brokers: readonly string[]
+  clientId?: string
+  logger?: KafkaLogger
+  /** How long a request to the broker may take before it counts as failed. */
+  requestTimeoutMs?: number
+}
+
+function toLogCreator(logger: KafkaLogger | undefined): logCreator {
+  return () =>
+    ({ level, log }) => {
+      if (logger === undefined) return
+      const { message, ...rest } = log
+      if (level === KafkaLogLevel.ERROR) logger.error({ kafka: rest }, message)
+      else if (level === KafkaLogLevel.WARN) logger.warn({ kafka: rest }, message)
+    }
+}
+
+function headersToStrings(headers: Record<string, Buffer | string | (Buffer | string)[] | undefined> | undefined) {
+  const out: Record<string, string> = {}
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (value === undefined) continue
+    const first = Array.isArray(value) ? value[0] : value
+    if (first !== undefined) out[name] = first.toString()
+  }
+  return out
+}
+
+/**
+ * The production event log on Apache Kafka through kafkajs. The producer is idempotent (acks from all
+ * in-sync replicas, one request in flight) so a retried send never writes a message twice, and it uses
+ * Kafka's default partitioner so a tenant's events stay in one partition, in order.
+ */
+export class KafkaEventLog implements EventLog {
+  readonly adapter = 'kafka' as const
+  readonly #kafka: Kafka
+  readonly #consumers = new Set<Consumer>()
+  #producer: Promise<Producer> | undefined
+  #admin: Promise<Admin> | undefined
+
+  constructor(options: KafkaEventLogOptions) {
+    this.#kafka = new Kafka({
+      clientId: options.clientId ?? 'supergate',
+      brokers: [...options.brokers],
+      requestTimeout: options.requestTimeoutMs ?? 10_000,
+      connectionTimeout: 3_000,
+      logLevel: KafkaLogLevel.WARN,
+      logCreator: toLogCreator(options.logger),
+    })
+  }
+
+  #connectedProducer(): Promise<Producer> {
+    this.#producer ??= (async () => {
+      const producer = this.#kafka.producer({
+        idempotent: true,
+        maxInFlightRequests: 1,
+        allowAutoTopicCreation: true,
+        createPartitioner: Partitioners.DefaultPartitioner,
+      })
+      await producer.connect()
+      return producer
+    })().catch((error: unknown) => {
+      // A failed connect must not stick: the next call tries again.
+      this.#producer = undefined
+      throw error
+    })
+    return this.#producer
+  }
+
+  #connectedAdmin(): Promise<Admin> {
+    this.#admin ??= (async () => {
+      const admin = this.#kafka.admin()
+      await admin.connect()
+      return admin
+    })().catch((error: unknown) => {
+      this.#admin = undefined
+      throw error
+    })
+    return this.#admin
+  }
+
+  async ensureTopics(topics: readonly TopicSpec[]): Promise<void> {
+    const admin = await this.#connectedAdmin()
+    const existing = new Set(await admin.listTopics())
+    const missing = topics.filter((t) => !existing.has(t.name))
+    if (missing.length === 0) return
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: missing.map((t) => ({ topic: t.name, numPartitions: t.partitions })),
+    })
+  }
+
+  async append(topic: string, messages: readonly LogMessage[]): Promise<void> {
+    if (messages.length === 0) return
+    const producer = await this.#connectedProducer()
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: messages.map((m) => ({ key: m.key, value: m.value, headers: m.headers ?? {} })),
+    })
+  }
+
+  async subscribe(options: SubscribeOptions): Promise<Subscription> {
+    if (options.topics.length === 0) throw new RangeError('subscribe needs at least one topic')
+    const consumer = this.#kafka.consumer({
+      groupId: options.groupId,
+      sessionTimeout: 10_000,
+      heartbeatInterval: 1_000,
+      allowAutoTopicCreation: false,
+    })
+    this.#consumers.add(consumer)
+    await consumer.connect()
+    await consumer.subscribe({ topics: [...options.topics], fromBeginning: options.fromBeginning ?? true })
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: async (payload) => {
+        const { batch } = payload
+        if (batch.messages.length === 0 || !payload.isRunning() || payload.isStale()) return
+        const messages: ConsumedMessage[] = batch.messages.map((m) => ({
+          topic: batch.topic,
+          partition: batch.partition,
+          offset: Number(m.offset),
+          key: m.key?.toString() ?? '',
+          value: m.value ?? Buffer.alloc(0),
+          headers: headersToStrings(m.headers),
+        }))
+        // A throw here leaves the offsets uncommitted; kafkajs retries, then restarts the consumer, which
+        // fetches again from the last committed offset.
+        await options.handleBatch({ topic: batch.topic, partition: batch.partition, messages })
+        const last = batch.messages.at(-1)!.offset
+        payload.resolveOffset(last)
+        // If the process dies before this commit, the batch is delivered again: consumers dedupe by event id.
+        await consumer.commitOffsets([
+          { topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() },
+        ])
+        await payload.heartbeat()
+      },
+    })
+    return {
+      stop: async () => {
+        this.#consumers.delete(consumer)
+        await consumer.disconnect()
+      },
+    }
+  }
+
+  async check(): Promise<void> {
+    const admin = await this.#connectedAdmin()
+    await admin.describeCluster()
+  }
+
+  async close(): Promise<void> {
+    const producer = this.#producer
+    const admin = this.#admin
+    this.#producer = undefined
+    this.#admin = undefined
+    await Promise.allSettled([
+      ...[...this.#consumers].map((c) => c.disconnect()),
+      producer?.then((p) => p.disconnect()),
+      admin?.then((a) => a.disconnect()),
+    ])
+    this.#consumers.clear()
+  }
+}

@@ -1,0 +1,80 @@
+import pg from 'pg'
+import { INT8_OID, parseInt8, SET_TENANT_SQL } from './sql-store.ts'
+import type { SqlExecutor, SqlResult, SqlStore, TransactionOptions } from './sql-store.ts'
+
+function getTypeParser(oid: number): (value: string) => unknown {
+  if (oid === INT8_OID) return parseInt8
+  return pg.types.getTypeParser(oid, 'text') as (value: string) => unknown
+}
+const types = { getTypeParser }
+
+export interface PgSqlStoreOptions {
+  url: string
+  maxConnections?: number
+  applicationName?: string
+}
+
+/** The production SQL store: a `pg` pool against PostgreSQL 15+ with pgvector. */
+export class PgSqlStore implements SqlStore {
+  readonly adapter = 'postgres' as const
+  readonly #pool: pg.Pool
+
+  constructor(options: PgSqlStoreOptions) {
+    this.#pool = new pg.Pool({
+      connectionString: options.url,
+      max: options.maxConnections ?? 10,
+      application_name: options.applicationName ?? 'supergate',
+      connectionTimeoutMillis: 5_000,
+      types,
+    })
+    // An idle client that loses its server emits here; without a listener the process would crash.
+    this.#pool.on('error', () => {})
+  }
+
+  async query<Row>(text: string, params: readonly unknown[] = []): Promise<SqlResult<Row>> {
+    const result = await this.#pool.query(text, params as unknown[])
+    return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 }
+  }
+
+  async exec(script: string): Promise<void> {
+    // Without parameters, pg uses the simple query protocol, which accepts several statements.
+    await this.#pool.query(script)
+  }
+
+  async transaction<T>(work: (tx: SqlExecutor) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+    const client = await this.#pool.connect()
+    const tx: SqlExecutor = {
+      async query<Row>(text: string, params: readonly unknown[] = []) {
+        const result = await client.query(text, params as unknown[])
+        return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 }
+      },
+      async exec(script: string) {
+        await client.query(script)
+      },
+    }
+    let broken = false
+    try {
+      await client.query('BEGIN')
+      if (options.tenantId !== undefined) await client.query(SET_TENANT_SQL, [options.tenantId])
+      const result = await work(tx)
+      await client.query('COMMIT')
+      return result
+    } catch (error) {
+      // If ROLLBACK itself fails the connection is unusable: destroy it rather than return it to the pool.
+      await client.query('ROLLBACK').catch(() => {
+        broken = true
+      })
+      throw error
+    } finally {
+      client.release(broken)
+    }
+  }
+
+  async check(): Promise<void> {
+    await this.#pool.query('SELECT 1')
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.end()
+  }
+}

@@ -1,0 +1,22 @@
+import { defineConfig } from 'vitest/config'
+
+/** Test tiers by suffix (DESIGN.md §9); the tiers that need real services share one global set-up. */
+const withServices = {
+  globalSetup: ['test/setup/services.ts'],
+  testTimeout: 60_000,
+  hookTimeout: 120_000,
+}
+
+export default defineConfig({
+  test: {
+    // Two cores are shared by the services and the tests.
+    maxWorkers: 2,
+    reporters: ['default', './test/setup/summary-reporter.ts'],
+    projects: [
+      { extends: true, test: { name: 'unit', include: ['{gateway,events,projections,analytics,infra}/**/*.unit.test.ts'] } },
+      { extends: true, test: { name: 'contract', include: ['test/contract/**/*.contract.test.ts'], ...withServices } },
+      { extends: true, test: { name: 'integration', include: ['test/integration/**/*.int.test.ts'], ...withServices } },
+      { extends: true, test: { name: 'e2e', include: ['test/e2e/**/*.e2e.test.ts'], testTimeout: 60_000, hookTimeout: 60_000 } },
+    ],
+  },
+})
