@@ -19,12 +19,10 @@ export class MemoryRateLimiter implements RateLimiter {
     this.#maxBuckets = options.maxBuckets ?? 100_000
   }
 
-  take(specs: readonly BucketSpec[]): Promise<TakeResult> {
-    try {
-      validateBuckets(specs)
-    } catch (error) {
-      return Promise.reject(error as Error)
-    }
+  // async so that a bad bucket rejects like every other adapter's failure, instead of throwing synchronously.
+  // eslint-disable-next-line @typescript-eslint/require-await
+  async take(specs: readonly BucketSpec[]): Promise<TakeResult> {
+    validateBuckets(specs)
     const now = this.#now()
     const levels = specs.map((spec) => {
       const bucket = this.#buckets.get(spec.key)
@@ -40,7 +38,7 @@ export class MemoryRateLimiter implements RateLimiter {
       })
     }
     if (this.#buckets.size > this.#maxBuckets) this.#forgetFullBuckets(now)
-    return Promise.resolve({ allowed, retryAfterMs, buckets: specs.map((spec, i) => bucketState(spec, after[i]!)) })
+    return { allowed, retryAfterMs, buckets: specs.map((spec, i) => bucketState(spec, after[i]!)) }
   }
 
   /** A full bucket is the same as no bucket, so dropping it changes no decision. */
