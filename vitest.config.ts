@@ -11,7 +11,8 @@ export default defineConfig({
   test: {
     // Two cores are shared by the services and the tests.
     maxWorkers: 2,
-    reporters: ['default', './test/setup/summary-reporter.ts'],
+    // verbose: the CI log names every suite and adapter that ran.
+    reporters: ['verbose', './test/setup/summary-reporter.ts'],
     projects: [
       { extends: true, test: { name: 'unit', include: ['{gateway,events,projections,analytics,infra}/**/*.unit.test.ts'] } },
       { extends: true, test: { name: 'contract', include: ['test/contract/**/*.contract.test.ts'], ...withServices } },

@@ -67,6 +67,16 @@ wait_until() {
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# ensure_port_free NAME PORT...: before starting our process, fail at once if another
+# process (say, the services of another clone) holds a port: its health check would
+# otherwise pass against the wrong server.
+ensure_port_free() {
+  local name=$1 port
+  for port in "${@:2}"; do
+    ! port_open "$port" || die "$name: port $port is taken by another process (another checkout's services? stop them with its infra/services.sh down)"
+  done
+}
+
 # pid_alive PID PATTERN: running and really ours (a pidfile may outlive its process
 # and the number be reused).
 pid_alive() {

@@ -97,6 +97,7 @@ cmd_start() {
   ensure_state_dir
   mkdir -p "$DIR/data"
   if ! running; then
+    ensure_port_free kafka "$PORT" "$CONTROLLER_PORT"
     write_config
     if [[ ! -f "$DIR/data/meta.properties" ]]; then
       log "kafka: formatting KRaft storage in $DIR/data"

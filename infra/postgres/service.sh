@@ -144,6 +144,7 @@ password_encryption = scram-sha-256
 EOF
   chown postgres:postgres "$DATA/supergate.conf"
   if ! running; then
+    ensure_port_free postgres "$PORT"
     log "postgres: starting on 127.0.0.1:$PORT"
     rotate_log "$LOGFILE"
     touch "$LOGFILE" && chown postgres:postgres "$LOGFILE"

@@ -25,6 +25,7 @@ cmd_start() {
   ensure_state_dir
   mkdir -p "$DIR"
   if ! running; then
+    ensure_port_free redis "$PORT"
     cat > "$DIR/redis.conf" <<EOF
 bind 127.0.0.1
 port $PORT
