@@ -93,7 +93,7 @@ async function startWithTestcontainers(): Promise<{ urls: ServiceUrls; stop: () 
       .withExposedPorts({ container: kafkaPort, host: kafkaPort })
       .withWaitStrategy(Wait.forLogMessage(/Kafka Server started/))
       .start(),
-    new GenericContainer('clickhouse/clickhouse-server:25.8')
+    new GenericContainer('clickhouse/clickhouse-server:24.8')
       .withEnvironment({ CLICKHOUSE_USER: 'supergate', CLICKHOUSE_PASSWORD: 'supergate' })
       .withExposedPorts(8123)
       .withWaitStrategy(Wait.forHttp('/ping', 8123))
