@@ -21,6 +21,19 @@ export const ERROR_CODES = {
   route_not_found: { status: 404, type: 'not_found_error' },
   invalid_json: { status: 400, type: 'invalid_request_error' },
   invalid_request: { status: 400, type: 'invalid_request_error' },
+  unsupported_parameter: { status: 400, type: 'invalid_request_error' },
+  invalid_api_key: { status: 401, type: 'authentication_error' },
+  model_not_allowed: { status: 403, type: 'permission_error' },
+  model_not_found: { status: 404, type: 'invalid_request_error' },
+  rate_limit_exceeded: { status: 429, type: 'rate_limit_error' },
+  upstream_bad_request: { status: 400, type: 'invalid_request_error' },
+  upstream_authentication_failed: { status: 502, type: 'api_error' },
+  upstream_not_found: { status: 404, type: 'invalid_request_error' },
+  upstream_rate_limited: { status: 429, type: 'rate_limit_error' },
+  upstream_error: { status: 502, type: 'api_error' },
+  upstream_timeout: { status: 504, type: 'api_error' },
+  provider_overloaded: { status: 503, type: 'service_unavailable_error' },
+  provider_unavailable: { status: 503, type: 'service_unavailable_error' },
   body_too_large: { status: 413, type: 'invalid_request_error' },
   unsupported_media_type: { status: 415, type: 'invalid_request_error' },
   service_unavailable: { status: 503, type: 'service_unavailable_error' },
@@ -38,14 +51,17 @@ export class GatewayError extends Error {
   readonly status: number
   readonly type: ErrorType
   readonly param: string | null
+  /** Sent as `retry-after` (seconds, rounded up) and `retry-after-ms`. */
+  readonly retryAfterMs: number | undefined
 
-  constructor(code: ErrorCode, message: string, param: string | null = null) {
+  constructor(code: ErrorCode, message: string, param: string | null = null, retryAfterMs?: number) {
     super(message)
     this.name = 'GatewayError'
     this.code = code
     this.status = ERROR_CODES[code].status
     this.type = ERROR_CODES[code].type
     this.param = param
+    this.retryAfterMs = retryAfterMs
   }
 
   toBody(): ErrorBody {
