@@ -4,6 +4,8 @@ import { uuidv7 } from '../events/ids.ts'
 import type { Dependencies } from './dependencies.ts'
 import { errorsPlugin } from './plugins/errors.ts'
 import { healthRoutes } from './routes/health.ts'
+import { v1Routes } from './routes/v1.ts'
+import type { V1RoutesOptions } from './routes/v1.ts'
 
 export interface AppOptions {
   deps: Dependencies
@@ -11,6 +13,8 @@ export interface AppOptions {
   logger: FastifyBaseLogger
   bodyLimitBytes?: number
   isDraining?: () => boolean
+  /** The data plane (keys, routing, providers); without it the app serves only health probes. */
+  gateway?: V1RoutesOptions
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
@@ -44,5 +48,6 @@ export function buildApp(options: AppOptions): FastifyInstance {
       { name: 'analytics', adapter: deps.analytics.adapter, check: () => deps.analytics.check() },
     ],
   })
+  if (options.gateway !== undefined) v1Routes(app, options.gateway)
   return app
 }

@@ -6,6 +6,7 @@ import type { Config } from '../infra/config/config.ts'
 import { createLogger } from '../infra/telemetry/logger.ts'
 import { buildApp } from './app.ts'
 import { closeDependencies, openDependencies } from './dependencies.ts'
+import { createGateway } from './wiring.ts'
 
 /**
  * The bootstrap admin token: from configuration, or generated once per embedded data folder and kept in
@@ -45,7 +46,8 @@ async function main(): Promise<void> {
 
   const deps = await openDependencies(config, logger)
   let draining = false
-  const app = buildApp({ deps, logger, bodyLimitBytes: config.bodyLimitBytes, isDraining: () => draining })
+  const gateway = createGateway(config, { logger, ...(admin.token === undefined ? {} : { adminToken: admin.token }) })
+  const app = buildApp({ deps, logger, gateway, bodyLimitBytes: config.bodyLimitBytes, isDraining: () => draining })
   await app.listen({ port: config.port, host: config.host })
   logger.info(
     {
@@ -72,6 +74,7 @@ async function main(): Promise<void> {
     deadline.unref()
     try {
       await app.close()
+      await gateway.close()
       await closeDependencies(deps)
       logger.info('shut down cleanly')
       logger.flush()

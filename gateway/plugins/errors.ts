@@ -17,8 +17,14 @@ export function toGatewayError(error: unknown): GatewayError {
   if (error instanceof GatewayError) return error
   if (error instanceof ZodError) {
     const issue = error.issues[0]
+    if (issue?.code === 'unrecognized_keys') {
+      const key = issue.keys[0] ?? ''
+      const param = [...issue.path, key].join('.')
+      return new GatewayError('invalid_request', `Unrecognized request argument supplied: ${param}`, param)
+    }
     const param = issue === undefined || issue.path.length === 0 ? null : issue.path.join('.')
-    return new GatewayError('invalid_request', issue?.message ?? 'Invalid request', param)
+    const where = param === null ? '' : `'${param}': `
+    return new GatewayError('invalid_request', `Invalid value for ${where}${issue?.message ?? 'invalid request'}`, param)
   }
   const fastifyError = error as Partial<FastifyError>
   const mapped = fastifyError.code === undefined ? undefined : FASTIFY_CODES[fastifyError.code]
@@ -39,7 +45,11 @@ export const errorsPlugin = fp(
   (app: FastifyInstance) => {
     app.setErrorHandler((error, request, reply) => {
       const gatewayError = toGatewayError(error)
-      if (gatewayError.status >= 500) request.log.error({ err: error }, 'request failed')
+      if (gatewayError.code === 'internal_error') request.log.error({ err: error }, 'request failed')
+      if (gatewayError.retryAfterMs !== undefined) {
+        void reply.header('retry-after', String(Math.max(1, Math.ceil(gatewayError.retryAfterMs / 1000))))
+        void reply.header('retry-after-ms', String(Math.ceil(gatewayError.retryAfterMs)))
+      }
       return reply.status(gatewayError.status).send(gatewayError.toBody())
     })
     app.setNotFoundHandler((request, reply) => {

@@ -8,7 +8,9 @@ import type { EmbeddingsRequest } from '../api/embeddings.ts'
  * translation: they never do I/O. The gateway core sends the request, frames SSE, retries and meters.
  */
 
-export type ProviderName = 'openai' | 'anthropic' | 'gemini' | 'cohere' | 'mistral'
+import type { ProviderName } from '../../infra/config/config.ts'
+
+export type { ProviderName }
 
 export interface ProviderCredential {
   apiKey: string

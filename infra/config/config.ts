@@ -74,6 +74,68 @@ const masterKey = z
   })
   .optional()
 
+const milliseconds = (fallback: number) =>
+  z.coerce
+    .number({ error: 'must be a whole number of milliseconds' })
+    .int('must be a whole number of milliseconds')
+    .min(1, 'must be at least 1')
+    .max(3_600_000, 'must be at most 3600000')
+    .default(fallback)
+
+function jsonValue(text: string, ctx: z.RefinementCtx): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be valid JSON' })
+    return z.NEVER
+  }
+}
+
+const modelPattern = z.string().trim().min(1).max(200)
+
+const apiKeyEntry = z
+  .object({
+    key: z.string().min(20, 'each key must be at least 20 characters'),
+    name: z.string().min(1).max(100).optional(),
+    allowedModels: z.array(modelPattern).optional(),
+    fallbackModels: z.array(modelPattern).max(5).optional(),
+  })
+  .strict()
+export type ApiKeyConfig = z.infer<typeof apiKeyEntry>
+
+/**
+ * Gateway API keys until the control plane issues them: a JSON list of
+ * `{key, name?, allowedModels?, fallbackModels?}`, or a comma-separated list of bare keys (all models).
+ */
+const apiKeys = z
+  .string()
+  .trim()
+  .transform((text, ctx) => {
+    const raw = text.startsWith('[') ? jsonValue(text, ctx) : text.split(',').map((key) => ({ key: key.trim() }))
+    const parsed = z.array(apiKeyEntry).min(1).safeParse(raw)
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]
+      ctx.addIssue({ code: 'custom', message: `entry ${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}` })
+      return z.NEVER
+    }
+    return parsed.data
+  })
+  .optional()
+
+/** `{"alias": "provider/model"}`: names users may send as `model`. */
+const modelAliases = z
+  .string()
+  .trim()
+  .transform((text, ctx) => {
+    const parsed = z.record(z.string().min(1), z.string().regex(/^[a-z]+\/.+$/, 'targets are provider/model')).safeParse(jsonValue(text, ctx))
+    if (!parsed.success) {
+      ctx.addIssue({ code: 'custom', message: `must be a JSON object of alias to provider/model (${parsed.error.issues[0]?.message ?? ''})` })
+      return z.NEVER
+    }
+    return parsed.data
+  })
+  .optional()
+
 const providerShape = Object.fromEntries(
   PROVIDERS.flatMap((p) => [
     [`SUPERGATE_${p.toUpperCase()}_API_KEY`, optionalString],
@@ -104,6 +166,23 @@ const envSchema = z.object({
     .min(1024, 'must be at least 1024')
     .max(1024 * 1024 * 1024, 'must be at most 1 GiB')
     .default(32 * 1024 * 1024),
+  SUPERGATE_API_KEYS: apiKeys,
+  SUPERGATE_MODEL_ALIASES: modelAliases,
+  SUPERGATE_UPSTREAM_CONNECT_TIMEOUT_MS: milliseconds(10_000),
+  SUPERGATE_UPSTREAM_TIMEOUT_MS: milliseconds(120_000),
+  SUPERGATE_UPSTREAM_IDLE_TIMEOUT_MS: milliseconds(60_000),
+  SUPERGATE_UPSTREAM_RETRIES: z.coerce
+    .number({ error: 'must be a whole number' })
+    .int('must be a whole number')
+    .min(0, 'must not be negative')
+    .max(10, 'must be at most 10')
+    .default(2),
+  SUPERGATE_BREAKER_FAILURES: z.coerce
+    .number({ error: 'must be a whole number' })
+    .int('must be a whole number')
+    .min(1, 'must be at least 1')
+    .default(10),
+  SUPERGATE_BREAKER_COOLDOWN_MS: milliseconds(15_000),
   ...providerShape,
 })
 
@@ -129,6 +208,10 @@ export interface Config {
   logLevel: (typeof LOG_LEVELS)[number]
   shutdownTimeoutMs: number
   bodyLimitBytes: number
+  apiKeys: ApiKeyConfig[]
+  modelAliases: Record<string, string>
+  upstream: { connectTimeoutMs: number; timeoutMs: number; idleTimeoutMs: number; retries: number }
+  breaker: { failures: number; cooldownMs: number }
   providers: Record<ProviderName, ProviderConfig>
   /** `SUPERGATE_*` names that no setting uses: most likely typos, reported at start-up. */
   unknownVariables: string[]
@@ -186,6 +269,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.SUPERGATE_LOG_LEVEL,
     shutdownTimeoutMs: e.SUPERGATE_SHUTDOWN_TIMEOUT_MS,
     bodyLimitBytes: e.SUPERGATE_BODY_LIMIT_BYTES,
+    apiKeys: e.SUPERGATE_API_KEYS ?? [],
+    modelAliases: e.SUPERGATE_MODEL_ALIASES ?? {},
+    upstream: {
+      connectTimeoutMs: e.SUPERGATE_UPSTREAM_CONNECT_TIMEOUT_MS,
+      timeoutMs: e.SUPERGATE_UPSTREAM_TIMEOUT_MS,
+      idleTimeoutMs: e.SUPERGATE_UPSTREAM_IDLE_TIMEOUT_MS,
+      retries: e.SUPERGATE_UPSTREAM_RETRIES,
+    },
+    breaker: { failures: e.SUPERGATE_BREAKER_FAILURES, cooldownMs: e.SUPERGATE_BREAKER_COOLDOWN_MS },
     providers,
     unknownVariables: Object.keys(vars).filter((name) => !known.has(name) && !OTHER_KNOWN.has(name)),
   }

@@ -32,6 +32,8 @@ export interface RunningMock {
   /** http://127.0.0.1:PORT */
   url: string
   requests: MockRequest[]
+  /** Responses whose connection closed before the mock finished writing them (a client that went away). */
+  closedEarly(): number
   close(): Promise<void>
 }
 
@@ -91,7 +93,11 @@ async function send(res: ServerResponse, reply: MockReply): Promise<void> {
 
 export async function startMock(handler: MockHandler): Promise<RunningMock> {
   const requests: MockRequest[] = []
+  let closedEarly = 0
   const server = createServer((req, res) => {
+    res.once('close', () => {
+      if (!res.writableFinished) closedEarly++
+    })
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://mock')
       const raw = await readBody(req)
@@ -114,6 +120,7 @@ export async function startMock(handler: MockHandler): Promise<RunningMock> {
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
+    closedEarly: () => closedEarly,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections()

@@ -76,7 +76,9 @@ export function openAiMock(): MockHandler {
     const body = parsed.data
     const lastUser = [...body.messages].reverse().find((m) => m.role === 'user')
     const text = lastUser === undefined ? '' : typeof lastUser.content === 'string' ? lastUser.content : textOf(lastUser.content.filter((p) => p.type === 'text'))
-    const scenario = scenarioIn(text)
+    // A model that always fails: fallback chains are tested with it. After tool results, the model answers.
+    const afterTools = body.messages.at(-1)?.role === 'tool'
+    const scenario = body.model === 'broken-model' ? 'error_500' : afterTools ? 'default' : scenarioIn(text)
     const failed = failure(scenario, counter, text)
     if (failed !== undefined) return failed
     const toolCall = scenario === 'tool_call'

@@ -1,0 +1,5 @@
+import { openai } from './openai/index.ts'
+import type { ProviderAdapter } from './types.ts'
+
+/** Every provider the gateway can route to. */
+export const ADAPTERS: readonly ProviderAdapter[] = [openai]

@@ -1,0 +1,186 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { chatCompletionRequest } from '../api/chat-completions.ts'
+import type { ChatCompletionChunk } from '../api/chat-completions.ts'
+import { embeddingsRequest } from '../api/embeddings.ts'
+import { presentedSecret } from '../auth/api-keys.ts'
+import type { KeyResolver, Principal } from '../auth/api-keys.ts'
+import { GatewayError } from '../errors.ts'
+import { toGatewayError } from '../plugins/errors.ts'
+import { sseFrame } from '../providers/sse.ts'
+import { FALLBACK_HEADER, completeChat, createEmbeddings, streamChat } from '../proxy/proxy.ts'
+import type { CallInfo, ProxyDeps } from '../proxy/proxy.ts'
+import { toOpenAiUsage } from '../proxy/usage.ts'
+import type { UsageMeter, UsageRecord } from '../proxy/usage.ts'
+import { SseWriter } from './sse-writer.ts'
+
+export interface V1RoutesOptions {
+  proxy: ProxyDeps
+  keys: KeyResolver
+  meter: UsageMeter
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal | undefined
+  }
+}
+
+/** An AbortSignal that fires when the client goes away before its answer is complete. */
+export function clientGone(request: FastifyRequest, reply: FastifyReply): AbortSignal {
+  const controller = new AbortController()
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort()
+  })
+  request.raw.once('aborted', () => controller.abort())
+  return controller.signal
+}
+
+export function fallbackModels(request: FastifyRequest): string[] | undefined {
+  const header = request.headers[FALLBACK_HEADER]
+  if (typeof header !== 'string' || header.trim() === '') return undefined
+  const models = header.split(',').map((m) => m.trim()).filter((m) => m !== '')
+  if (models.length > 5) throw new GatewayError('invalid_request', 'At most 5 fallback models', FALLBACK_HEADER)
+  return models
+}
+
+export function authenticate(keys: KeyResolver, request: FastifyRequest): Principal {
+  const secret = presentedSecret(request.headers)
+  const principal = secret === undefined ? undefined : keys.authenticate(secret)
+  if (principal === undefined) {
+    throw new GatewayError(
+      'invalid_api_key',
+      secret === undefined
+        ? "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'."
+        : 'Incorrect API key provided.',
+    )
+  }
+  return principal
+}
+
+function baseRecord(request: FastifyRequest, principal: Principal, endpoint: UsageRecord['endpoint'], model: string, stream: boolean) {
+  return { requestId: request.id, tenantId: principal.tenantId, keyId: principal.keyId, endpoint, model, stream }
+}
+
+/** The OpenAI-compatible API: chat completions (JSON or SSE), embeddings and the model list. */
+export function v1Routes(app: FastifyInstance, options: V1RoutesOptions): void {
+  const { proxy, meter } = options
+  app.decorateRequest('principal', undefined)
+  app.addHook('onRequest', (request, _reply, done) => {
+    if (!request.url.startsWith('/v1/') || request.url.startsWith('/v1/messages')) return done()
+    try {
+      request.principal = authenticate(options.keys, request)
+      done()
+    } catch (error) {
+      done(error as GatewayError)
+    }
+  })
+
+  app.post('/v1/chat/completions', async (request, reply) => {
+    const principal = request.principal!
+    const body = chatCompletionRequest.parse(request.body)
+    const started = performance.now()
+    const signal = clientGone(request, reply)
+    const fallbacks = fallbackModels(request)
+    const call: CallInfo = { requestId: request.id, principal, signal, ...(fallbacks === undefined ? {} : { fallbackModels: fallbacks }) }
+    const base = baseRecord(request, principal, 'chat.completions', body.model, body.stream === true)
+    if (body.stream !== true) {
+      try {
+        const outcome = await completeChat(proxy, body, call)
+        meter.record({ ...base, model: outcome.target.resolved.qualified, provider: outcome.target.resolved.provider.name, outcome: 'completed', usage: outcome.usage, attempts: outcome.attempts, latencyMs: performance.now() - started })
+        return reply
+          .header('x-supergate-provider', outcome.target.resolved.provider.name)
+          .header('x-supergate-model', outcome.target.resolved.qualified)
+          .send(outcome.completion)
+      } catch (error) {
+        const gatewayError = toGatewayError(error)
+        meter.record({ ...base, provider: undefined, outcome: signal.aborted ? 'client_disconnected' : 'failed', usage: undefined, attempts: 0, latencyMs: performance.now() - started, errorCode: gatewayError.code })
+        throw error
+      }
+    }
+
+    let stream: Awaited<ReturnType<typeof streamChat>>
+    try {
+      stream = await streamChat(proxy, body, call)
+    } catch (error) {
+      meter.record({ ...base, provider: undefined, outcome: 'failed', usage: undefined, attempts: 0, latencyMs: performance.now() - started, errorCode: toGatewayError(error).code })
+      throw error
+    }
+    // From here the gateway writes the response itself, frame by frame.
+    void reply.hijack()
+    const writer = new SseWriter(reply.raw, signal)
+    writer.open({
+      'x-request-id': request.id,
+      'x-supergate-provider': stream.target.resolved.provider.name,
+      'x-supergate-model': stream.target.resolved.qualified,
+    })
+    const includeUsage = body.stream_options?.include_usage === true
+    let last: ChatCompletionChunk | undefined
+    let firstAt: number | undefined
+    let outcome: UsageRecord['outcome'] = 'completed'
+    let errorCode: string | undefined
+    try {
+      for await (const chunk of stream.chunks) {
+        last = chunk
+        const out = includeUsage ? { ...chunk, usage: null } : chunk
+        if (!(await writer.write(sseFrame(JSON.stringify(out))))) break
+        firstAt ??= performance.now()
+      }
+      if (signal.aborted) outcome = 'client_disconnected'
+      else {
+        const usage = stream.usage()
+        if (includeUsage && usage !== undefined) {
+          const id = last?.id ?? `chatcmpl-${request.id}`
+          await writer.write(sseFrame(JSON.stringify({ id, object: 'chat.completion.chunk', created: last?.created ?? Math.floor(Date.now() / 1000), model: last?.model ?? body.model, choices: [], usage: toOpenAiUsage(usage) })))
+        }
+        await writer.write(sseFrame('[DONE]'))
+      }
+    } catch (error) {
+      if (signal.aborted) outcome = 'client_disconnected'
+      else {
+        const gatewayError = toGatewayError(error)
+        outcome = 'failed'
+        errorCode = gatewayError.code
+        await writer.write(sseFrame(JSON.stringify(gatewayError.toBody())))
+      }
+    } finally {
+      writer.end()
+      meter.record({
+        ...base,
+        model: stream.target.resolved.qualified,
+        provider: stream.target.resolved.provider.name,
+        outcome,
+        usage: stream.usage(),
+        attempts: stream.attempts,
+        latencyMs: performance.now() - started,
+        ...(firstAt === undefined ? {} : { timeToFirstTokenMs: firstAt - started }),
+        ...(errorCode === undefined ? {} : { errorCode }),
+      })
+    }
+  })
+
+  app.post('/v1/embeddings', async (request, reply) => {
+    const principal = request.principal!
+    const body = embeddingsRequest.parse(request.body)
+    const started = performance.now()
+    const signal = clientGone(request, reply)
+    const fallbacks = fallbackModels(request)
+    const base = baseRecord(request, principal, 'embeddings', body.model, false)
+    try {
+      const outcome = await createEmbeddings(proxy, body, { requestId: request.id, principal, signal, ...(fallbacks === undefined ? {} : { fallbackModels: fallbacks }) })
+      meter.record({ ...base, model: outcome.target.resolved.qualified, provider: outcome.target.resolved.provider.name, outcome: 'completed', usage: outcome.usage, attempts: outcome.attempts, latencyMs: performance.now() - started })
+      return reply.header('x-supergate-provider', outcome.target.resolved.provider.name).send(outcome.response)
+    } catch (error) {
+      meter.record({ ...base, provider: undefined, outcome: signal.aborted ? 'client_disconnected' : 'failed', usage: undefined, attempts: 0, latencyMs: performance.now() - started, errorCode: toGatewayError(error).code })
+      throw error
+    }
+  })
+
+  const toModel = (m: { id: string; provider: string }) => ({ id: m.id, object: 'model' as const, created: 0, owned_by: m.provider })
+  app.get('/v1/models', (request) => ({ object: 'list', data: proxy.router.list(request.principal!).map(toModel) }))
+  app.get('/v1/models/*', (request) => {
+    const id = decodeURIComponent((request.params as { '*': string })['*'])
+    const found = proxy.router.list(request.principal!).find((m) => m.id === id || m.id.endsWith(`/${id}`))
+    if (found === undefined) throw new GatewayError('model_not_found', `The model '${id}' does not exist or you do not have access to it.`, 'model')
+    return toModel(found)
+  })
+}

@@ -1,0 +1,59 @@
+import { spawn } from 'node:child_process'
+import { createServer } from 'node:net'
+
+const repoRoot = new URL('../../', import.meta.url).pathname
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))))
+    })
+  })
+}
+
+export interface RunningGateway {
+  url: string
+  output(): string
+  stop(): Promise<number | null>
+}
+
+/**
+ * The gateway as its own process (`node gateway/main.ts`, on this test run's Node 24), with only the
+ * SUPERGATE_ settings given: embedded in memory unless service URLs are passed.
+ */
+export async function startGateway(env: Record<string, string>): Promise<RunningGateway> {
+  const port = await freePort()
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('SUPERGATE_')))
+  const child = spawn(process.execPath, ['gateway/main.ts'], {
+    cwd: repoRoot,
+    env: { ...inherited, SUPERGATE_PORT: String(port), SUPERGATE_DATA_DIR: ':memory:', SUPERGATE_LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  const url = `http://127.0.0.1:${port}`
+  const deadline = Date.now() + 30_000
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}:\n${output}`)
+    try {
+      if ((await fetch(`${url}/health`)).ok) break
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`gateway did not start:\n${output}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  return {
+    url,
+    output: () => output,
+    stop: async () => {
+      child.kill('SIGTERM')
+      return exited
+    },
+  }
+}
