@@ -21,6 +21,8 @@ export function retryAfterFromHeaders(headers: Record<string, string>, now: numb
   return Number.isNaN(date) ? undefined : Math.max(0, date - now)
 }
 
+const OVERLOADED_RETRY_MS = 2_000
+
 /** Whether another attempt (retry, or the next model of a fallback chain) may succeed. */
 export function isRetryable(error: UpstreamError): boolean {
   const s = error.upstreamStatus
@@ -31,7 +33,8 @@ export function isRetryable(error: UpstreamError): boolean {
 export function toClientError(provider: ProviderName, error: UpstreamError): GatewayError {
   const message = `${provider}: ${error.message}`
   const s = error.upstreamStatus
-  if (error.overloaded === true) return new GatewayError('provider_overloaded', message, null, error.retryAfterMs)
+  // An overloaded provider always comes with a retry hint, its own or a short default.
+  if (error.overloaded === true) return new GatewayError('provider_overloaded', message, null, error.retryAfterMs ?? OVERLOADED_RETRY_MS)
   if (s === 400 || s === 422 || s === 413) return new GatewayError('upstream_bad_request', message, error.param)
   if (s === 401 || s === 403) {
     return new GatewayError('upstream_authentication_failed', `${provider} rejected the credential configured for it: ${error.message}`)
