@@ -1,5 +1,6 @@
+import { cohere } from './cohere/index.ts'
 import { openai } from './openai/index.ts'
 import type { ProviderAdapter } from './types.ts'
 
 /** Every provider the gateway can route to. */
-export const ADAPTERS: readonly ProviderAdapter[] = [openai]
+export const ADAPTERS: readonly ProviderAdapter[] = [openai, cohere]

@@ -5,6 +5,7 @@ import { startGateway } from '../support/gateway-process.ts'
 import type { RunningGateway } from '../support/gateway-process.ts'
 import { startMock } from '../mocks/mock-server.ts'
 import type { MockHandler, RunningMock } from '../mocks/mock-server.ts'
+import { cohereMock } from '../mocks/cohere.ts'
 import { openAiMock } from '../mocks/openai.ts'
 
 /**
@@ -22,6 +23,7 @@ interface ProviderCase {
 
 export const PROVIDER_CASES: ProviderCase[] = [
   { provider: 'openai', mock: openAiMock, versionPath: '/v1', chatModel: 'openai/gpt-4o-mini', embeddingModel: 'openai/text-embedding-3-small' },
+  { provider: 'cohere', mock: cohereMock, versionPath: '/v2', chatModel: 'cohere/command-a-03-2025', embeddingModel: 'cohere/embed-v4.0' },
 ]
 
 const FULL_KEY = 'sg-test-full-access-key-0001'
