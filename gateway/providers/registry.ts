@@ -1,6 +1,7 @@
 import { cohere } from './cohere/index.ts'
+import { mistral } from './mistral/index.ts'
 import { openai } from './openai/index.ts'
 import type { ProviderAdapter } from './types.ts'
 
 /** Every provider the gateway can route to. */
-export const ADAPTERS: readonly ProviderAdapter[] = [openai, cohere]
+export const ADAPTERS: readonly ProviderAdapter[] = [openai, cohere, mistral]

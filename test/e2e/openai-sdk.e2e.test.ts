@@ -6,6 +6,7 @@ import type { RunningGateway } from '../support/gateway-process.ts'
 import { startMock } from '../mocks/mock-server.ts'
 import type { MockHandler, RunningMock } from '../mocks/mock-server.ts'
 import { cohereMock } from '../mocks/cohere.ts'
+import { mistralMock } from '../mocks/mistral.ts'
 import { openAiMock } from '../mocks/openai.ts'
 
 /**
@@ -23,6 +24,7 @@ interface ProviderCase {
 
 export const PROVIDER_CASES: ProviderCase[] = [
   { provider: 'openai', mock: openAiMock, versionPath: '/v1', chatModel: 'openai/gpt-4o-mini', embeddingModel: 'openai/text-embedding-3-small' },
+  { provider: 'mistral', mock: mistralMock, versionPath: '/v1', chatModel: 'mistral/mistral-small-latest', embeddingModel: 'mistral/mistral-embed' },
   { provider: 'cohere', mock: cohereMock, versionPath: '/v2', chatModel: 'cohere/command-a-03-2025', embeddingModel: 'cohere/embed-v4.0' },
 ]
 
