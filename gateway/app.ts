@@ -4,6 +4,7 @@ import { uuidv7 } from '../events/ids.ts'
 import type { Dependencies } from './dependencies.ts'
 import { errorsPlugin } from './plugins/errors.ts'
 import { healthRoutes } from './routes/health.ts'
+import { messagesRoutes } from './routes/messages.ts'
 import { v1Routes } from './routes/v1.ts'
 import type { V1RoutesOptions } from './routes/v1.ts'
 
@@ -48,6 +49,9 @@ export function buildApp(options: AppOptions): FastifyInstance {
       { name: 'analytics', adapter: deps.analytics.adapter, check: () => deps.analytics.check() },
     ],
   })
-  if (options.gateway !== undefined) v1Routes(app, options.gateway)
+  if (options.gateway !== undefined) {
+    v1Routes(app, options.gateway)
+    messagesRoutes(app, options.gateway)
+  }
   return app
 }

@@ -5,7 +5,9 @@ import { startGateway } from '../support/gateway-process.ts'
 import type { RunningGateway } from '../support/gateway-process.ts'
 import { startMock } from '../mocks/mock-server.ts'
 import type { MockHandler, RunningMock } from '../mocks/mock-server.ts'
+import { anthropicMock } from '../mocks/anthropic.ts'
 import { cohereMock } from '../mocks/cohere.ts'
+import { geminiMock } from '../mocks/gemini.ts'
 import { mistralMock } from '../mocks/mistral.ts'
 import { openAiMock } from '../mocks/openai.ts'
 
@@ -24,6 +26,8 @@ interface ProviderCase {
 
 export const PROVIDER_CASES: ProviderCase[] = [
   { provider: 'openai', mock: openAiMock, versionPath: '/v1', chatModel: 'openai/gpt-4o-mini', embeddingModel: 'openai/text-embedding-3-small' },
+  { provider: 'anthropic', mock: anthropicMock, versionPath: '/v1', chatModel: 'anthropic/claude-sonnet-4-6' },
+  { provider: 'gemini', mock: geminiMock, versionPath: '/v1beta', chatModel: 'gemini/gemini-2.5-flash', embeddingModel: 'gemini/gemini-embedding-001' },
   { provider: 'mistral', mock: mistralMock, versionPath: '/v1', chatModel: 'mistral/mistral-small-latest', embeddingModel: 'mistral/mistral-embed' },
   { provider: 'cohere', mock: cohereMock, versionPath: '/v2', chatModel: 'cohere/command-a-03-2025', embeddingModel: 'cohere/embed-v4.0' },
 ]
@@ -160,19 +164,6 @@ describe.each(PROVIDER_CASES)('openai SDK → gateway → $provider', (c) => {
     for (const text of args.values()) expect(typeof JSON.parse(text)).toBe('object')
   })
 
-  it.runIf(c.embeddingModel !== undefined)('creates embeddings, base64 by default in the SDK', async () => {
-    const result = await client().embeddings.create({ model: c.embeddingModel!, input: ['first text', 'second text'] })
-    expect(result.data).toHaveLength(2)
-    expect(result.data.map((d) => d.index)).toEqual([0, 1])
-    for (const d of result.data) {
-      expect(d.embedding.length).toBeGreaterThan(0)
-      expect(d.embedding.every((x) => Number.isFinite(x))).toBe(true)
-    }
-    const floats = await client().embeddings.create({ model: c.embeddingModel!, input: 'first text', encoding_format: 'float' })
-    // base64 carries float32: the same vector, rounded to float32.
-    expect(result.data[0]!.embedding).toEqual(floats.data[0]!.embedding.map((x) => Math.fround(x)))
-  })
-
   it('surfaces upstream errors as the SDK’s typed errors', async () => {
     const ask = (content: string) => client().chat.completions.create({ model: c.chatModel, messages: [{ role: 'user', content }] })
     await expect(ask('[scenario:error_400] hi')).rejects.toBeInstanceOf(OpenAI.BadRequestError)
@@ -186,6 +177,21 @@ describe.each(PROVIDER_CASES)('openai SDK → gateway → $provider', (c) => {
   it('retries a flaky provider until it answers', async () => {
     const reply = await client().chat.completions.create({ model: c.chatModel, messages: [{ role: 'user', content: `[scenario:flaky] ${c.provider} ${Date.now()}` }] })
     expect(reply.choices[0]?.message.content?.length).toBeGreaterThan(0)
+  })
+})
+
+describe.each(PROVIDER_CASES.filter((c) => c.embeddingModel !== undefined))('openai SDK → gateway → $provider embeddings', (c) => {
+  it('creates embeddings, base64 by default in the SDK', async () => {
+    const result = await client().embeddings.create({ model: c.embeddingModel!, input: ['first text', 'second text'] })
+    expect(result.data).toHaveLength(2)
+    expect(result.data.map((d) => d.index)).toEqual([0, 1])
+    for (const d of result.data) {
+      expect(d.embedding.length).toBeGreaterThan(0)
+      expect(d.embedding.every((x) => Number.isFinite(x))).toBe(true)
+    }
+    const floats = await client().embeddings.create({ model: c.embeddingModel!, input: 'first text', encoding_format: 'float' })
+    // base64 carries float32: the same vector, rounded to float32.
+    expect(result.data[0]!.embedding).toEqual(floats.data[0]!.embedding.map((x) => Math.fround(x)))
   })
 })
 

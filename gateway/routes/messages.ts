@@ -1,0 +1,119 @@
+import type { FastifyInstance } from 'fastify'
+import type { FinishReason } from '../api/chat-completions.ts'
+import { GatewayError } from '../errors.ts'
+import { toGatewayError } from '../plugins/errors.ts'
+import {
+  createMessagesStreamEncoder,
+  messageIdFor,
+  parseMessagesRequest,
+  toAnthropicError,
+  toAnthropicStreamError,
+  toMessagesResponse,
+} from '../providers/anthropic/inbound/index.ts'
+import type { SseOut } from '../providers/anthropic/inbound/index.ts'
+import { sseFrame } from '../providers/sse.ts'
+import { completeChat, streamChat } from '../proxy/proxy.ts'
+import type { CallInfo } from '../proxy/proxy.ts'
+import type { UsageRecord } from '../proxy/usage.ts'
+import { SseWriter } from './sse-writer.ts'
+import { authenticate, clientGone, fallbackModels } from './v1.ts'
+import type { V1RoutesOptions } from './v1.ts'
+
+const frame = (out: SseOut) => sseFrame(out.data, out.event)
+
+/**
+ * Anthropic's Messages API (`POST /v1/messages`) in front of every provider, for Anthropic SDK users.
+ * Errors, including bad JSON and bad keys, answer in Anthropic's own shape, so the SDK raises its typed errors.
+ */
+export function messagesRoutes(app: FastifyInstance, options: V1RoutesOptions): void {
+  const { proxy, meter } = options
+  void app.register((scope, _opts, done) => {
+    scope.setErrorHandler((error, request, reply) => {
+      const gatewayError = toGatewayError(error)
+      if (gatewayError.code === 'internal_error') request.log.error({ err: error }, 'request failed')
+      const { status, body } = toAnthropicError(gatewayError, request.id)
+      if (gatewayError.retryAfterMs !== undefined) void reply.header('retry-after', String(Math.max(1, Math.ceil(gatewayError.retryAfterMs / 1000))))
+      return reply.status(status).header('request-id', request.id).send(body)
+    })
+
+    scope.post('/v1/messages', async (request, reply) => {
+      const principal = authenticate(options.keys, request)
+      const version = request.headers['anthropic-version']
+      const chat = parseMessagesRequest(request.body, typeof version === 'string' ? { anthropicVersion: version } : {})
+      const requestedModel = chat.model
+      const started = performance.now()
+      const signal = clientGone(request, reply)
+      const fallbacks = fallbackModels(request)
+      const call: CallInfo = { requestId: request.id, principal, signal, ...(fallbacks === undefined ? {} : { fallbackModels: fallbacks }) }
+      const base = { requestId: request.id, tenantId: principal.tenantId, keyId: principal.keyId, endpoint: 'messages' as const, model: requestedModel, stream: chat.stream === true }
+      const fail = (error: unknown): never => {
+        meter.record({ ...base, provider: undefined, outcome: signal.aborted ? 'client_disconnected' : 'failed', usage: undefined, attempts: 0, latencyMs: performance.now() - started, errorCode: toGatewayError(error).code })
+        throw error
+      }
+
+      if (chat.stream !== true) {
+        const outcome = await completeChat(proxy, chat, call).catch(fail)
+        meter.record({ ...base, model: outcome.target.resolved.qualified, provider: outcome.target.resolved.provider.name, outcome: 'completed', usage: outcome.usage, attempts: outcome.attempts, latencyMs: performance.now() - started })
+        return reply
+          .header('request-id', request.id)
+          .header('x-supergate-provider', outcome.target.resolved.provider.name)
+          .header('x-supergate-model', outcome.target.resolved.qualified)
+          .send(toMessagesResponse(outcome.completion, outcome.usage, requestedModel))
+      }
+
+      const stream = await streamChat(proxy, chat, call).catch(fail)
+      void reply.hijack()
+      const writer = new SseWriter(reply.raw, signal)
+      writer.open({
+        'request-id': request.id,
+        'x-request-id': request.id,
+        'x-supergate-provider': stream.target.resolved.provider.name,
+        'x-supergate-model': stream.target.resolved.qualified,
+      })
+      let encoder: ReturnType<typeof createMessagesStreamEncoder> | undefined
+      let finishReason: FinishReason | null = null
+      let outcome: UsageRecord['outcome'] = 'completed'
+      let errorCode: string | undefined
+      let firstAt: number | undefined
+      const write = async (frames: SseOut[]) => {
+        for (const out of frames) if (!(await writer.write(frame(out)))) return false
+        return true
+      }
+      try {
+        for await (const chunk of stream.chunks) {
+          encoder ??= createMessagesStreamEncoder(requestedModel, messageIdFor(chunk.id))
+          finishReason = chunk.choices[0]?.finish_reason ?? finishReason
+          if (!(await write(encoder.onChunk(chunk)))) break
+          firstAt ??= performance.now()
+        }
+        if (signal.aborted) outcome = 'client_disconnected'
+        else {
+          encoder ??= createMessagesStreamEncoder(requestedModel, messageIdFor(`chatcmpl-${request.id}`))
+          await write(encoder.finish(stream.usage(), finishReason))
+        }
+      } catch (error) {
+        if (signal.aborted) outcome = 'client_disconnected'
+        else {
+          const gatewayError = error instanceof GatewayError ? error : toGatewayError(error)
+          outcome = 'failed'
+          errorCode = gatewayError.code
+          await write([toAnthropicStreamError(gatewayError, request.id)])
+        }
+      } finally {
+        writer.end()
+        meter.record({
+          ...base,
+          model: stream.target.resolved.qualified,
+          provider: stream.target.resolved.provider.name,
+          outcome,
+          usage: stream.usage(),
+          attempts: stream.attempts,
+          latencyMs: performance.now() - started,
+          ...(firstAt === undefined ? {} : { timeToFirstTokenMs: firstAt - started }),
+          ...(errorCode === undefined ? {} : { errorCode }),
+        })
+      }
+    })
+    done()
+  })
+}
