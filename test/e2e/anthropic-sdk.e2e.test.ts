@@ -105,7 +105,7 @@ describe('anthropic SDK errors', () => {
       .messages.create({ model: 'anthropic/claude-sonnet-4-6', max_tokens: 10, messages: [{ role: 'user', content: '[scenario:overloaded] hi' }] })
       .catch((e: unknown) => e)
     expect(overloaded).toMatchObject({ status: 529, error: { type: 'error', error: { type: 'overloaded_error' } } })
-    expect((overloaded as Anthropic.APIError).headers?.get('retry-after')).toEqual(expect.any(String))
+    expect((overloaded as { headers?: Headers }).headers?.get('retry-after')).toEqual(expect.any(String))
   })
 
   it('answers a malformed body with invalid_request_error naming the field', async () => {
