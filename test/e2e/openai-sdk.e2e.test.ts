@@ -164,6 +164,18 @@ describe.each(PROVIDER_CASES)('openai SDK → gateway → $provider', (c) => {
     for (const text of args.values()) expect(typeof JSON.parse(text)).toBe('object')
   })
 
+  it('ends a stream the provider drops with an error event, not a silent cut', async () => {
+    // Depending on when the socket dies, the client gets a 502 before the stream opens or an error event in it.
+    const failure = await (async () => {
+      const stream = await client().chat.completions.create({ model: c.chatModel, messages: [{ role: 'user', content: '[scenario:drop] hi' }], stream: true })
+      for await (const _chunk of stream) {
+        // consume
+      }
+    })().catch((e: unknown) => e)
+    expect(failure).toBeInstanceOf(OpenAI.APIError)
+    expect(String((failure as Error).message)).toMatch(/provider|connection/)
+  })
+
   it('surfaces upstream errors as the SDK’s typed errors', async () => {
     const ask = (content: string) => client().chat.completions.create({ model: c.chatModel, messages: [{ role: 'user', content }] })
     await expect(ask('[scenario:error_400] hi')).rejects.toBeInstanceOf(OpenAI.BadRequestError)
@@ -235,6 +247,21 @@ describe('gateway behaviour the SDK sees', () => {
       status: 504,
       code: 'upstream_timeout',
     })
+  })
+
+  it('relays an error the provider sends inside a stream as an error event', async () => {
+    const stream = await client().chat.completions.create({
+      model: 'anthropic/claude-sonnet-4-6',
+      messages: [{ role: 'user', content: '[scenario:stream_error] hi' }],
+      stream: true,
+    })
+    let text = ''
+    const failure = await (async () => {
+      for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? ''
+    })().catch((e: unknown) => e)
+    expect(text.length).toBeGreaterThan(0)
+    expect(failure).toBeInstanceOf(OpenAI.APIError)
+    expect((failure as { error?: { code?: string } }).error?.code).toBe('provider_overloaded')
   })
 
   it('names an unknown parameter in a 400', async () => {
