@@ -15,7 +15,7 @@ import type { Target } from '../routing/dispatch.ts'
 import type { ModelRouter } from '../routing/models.ts'
 import { UpstreamFailure, parseBody, transportFailure } from '../upstream/client.ts'
 import type { UpstreamClient, UpstreamResponse } from '../upstream/client.ts'
-import { toOpenAiUsage } from './usage.ts'
+import { toCompletionUsage } from '../providers/usage.ts'
 
 /** Provider credentials: gateway-hosted from configuration now; BYOK per tenant joins here (issue 4). */
 export interface CredentialStore {
@@ -101,7 +101,7 @@ export async function completeChat(deps: ProxyDeps, request: ChatCompletionReque
       throw malformed('response')
     }
   })
-  const completion = { ...result.completion, usage: toOpenAiUsage(result.usage) }
+  const completion = { ...result.completion, usage: toCompletionUsage(result.usage) }
   return { completion, usage: result.usage, target, attempts }
 }
 

@@ -1,5 +1,5 @@
-import type { CompletionUsage } from '../api/chat-completions.ts'
 import type { NormalizedUsage } from '../providers/types.ts'
+import type { ChatStream } from './proxy.ts'
 
 /** What one proxied call cost in tokens and time; events (issue 5) are built from these. */
 export interface UsageRecord {
@@ -26,12 +26,21 @@ export interface UsageMeter {
   record(entry: UsageRecord): void
 }
 
-export function toOpenAiUsage(usage: NormalizedUsage): CompletionUsage {
+/** The record of a streamed call once its stream has ended, however it ended. */
+export function streamedRecord(
+  base: Pick<UsageRecord, 'requestId' | 'tenantId' | 'keyId' | 'endpoint' | 'stream'>,
+  stream: ChatStream,
+  end: { outcome: UsageRecord['outcome']; started: number; firstAt: number | undefined; errorCode: string | undefined },
+): UsageRecord {
   return {
-    prompt_tokens: usage.promptTokens,
-    completion_tokens: usage.completionTokens,
-    total_tokens: usage.promptTokens + usage.completionTokens,
-    prompt_tokens_details: { cached_tokens: usage.cachedTokens },
-    completion_tokens_details: { reasoning_tokens: usage.reasoningTokens },
+    ...base,
+    model: stream.target.resolved.qualified,
+    provider: stream.target.resolved.provider.name,
+    outcome: end.outcome,
+    usage: stream.usage(),
+    attempts: stream.attempts,
+    latencyMs: performance.now() - end.started,
+    ...(end.firstAt === undefined ? {} : { timeToFirstTokenMs: end.firstAt - end.started }),
+    ...(end.errorCode === undefined ? {} : { errorCode: end.errorCode }),
   }
 }

@@ -14,6 +14,7 @@ import type { SseOut } from '../providers/anthropic/inbound/index.ts'
 import { sseFrame } from '../providers/sse.ts'
 import { completeChat, streamChat } from '../proxy/proxy.ts'
 import type { CallInfo } from '../proxy/proxy.ts'
+import { streamedRecord } from '../proxy/usage.ts'
 import type { UsageRecord } from '../proxy/usage.ts'
 import { SseWriter } from './sse-writer.ts'
 import { authenticate, clientGone, fallbackModels } from './v1.ts'
@@ -101,17 +102,7 @@ export function messagesRoutes(app: FastifyInstance, options: V1RoutesOptions): 
         }
       } finally {
         writer.end()
-        meter.record({
-          ...base,
-          model: stream.target.resolved.qualified,
-          provider: stream.target.resolved.provider.name,
-          outcome,
-          usage: stream.usage(),
-          attempts: stream.attempts,
-          latencyMs: performance.now() - started,
-          ...(firstAt === undefined ? {} : { timeToFirstTokenMs: firstAt - started }),
-          ...(errorCode === undefined ? {} : { errorCode }),
-        })
+        meter.record(streamedRecord(base, stream, { outcome, started, firstAt, errorCode }))
       }
     })
     done()

@@ -9,7 +9,8 @@ import { toGatewayError } from '../plugins/errors.ts'
 import { sseFrame } from '../providers/sse.ts'
 import { FALLBACK_HEADER, completeChat, createEmbeddings, streamChat } from '../proxy/proxy.ts'
 import type { CallInfo, ProxyDeps } from '../proxy/proxy.ts'
-import { toOpenAiUsage } from '../proxy/usage.ts'
+import { toCompletionUsage } from '../providers/usage.ts'
+import { streamedRecord } from '../proxy/usage.ts'
 import type { UsageMeter, UsageRecord } from '../proxy/usage.ts'
 import { SseWriter } from './sse-writer.ts'
 
@@ -130,7 +131,7 @@ export function v1Routes(app: FastifyInstance, options: V1RoutesOptions): void {
         const usage = stream.usage()
         if (includeUsage && usage !== undefined) {
           const id = last?.id ?? `chatcmpl-${request.id}`
-          await writer.write(sseFrame(JSON.stringify({ id, object: 'chat.completion.chunk', created: last?.created ?? Math.floor(Date.now() / 1000), model: last?.model ?? body.model, choices: [], usage: toOpenAiUsage(usage) })))
+          await writer.write(sseFrame(JSON.stringify({ id, object: 'chat.completion.chunk', created: last?.created ?? Math.floor(Date.now() / 1000), model: last?.model ?? body.model, choices: [], usage: toCompletionUsage(usage) })))
         }
         await writer.write(sseFrame('[DONE]'))
       }
@@ -144,17 +145,7 @@ export function v1Routes(app: FastifyInstance, options: V1RoutesOptions): void {
       }
     } finally {
       writer.end()
-      meter.record({
-        ...base,
-        model: stream.target.resolved.qualified,
-        provider: stream.target.resolved.provider.name,
-        outcome,
-        usage: stream.usage(),
-        attempts: stream.attempts,
-        latencyMs: performance.now() - started,
-        ...(firstAt === undefined ? {} : { timeToFirstTokenMs: firstAt - started }),
-        ...(errorCode === undefined ? {} : { errorCode }),
-      })
+      meter.record(streamedRecord(base, stream, { outcome, started, firstAt, errorCode }))
     }
   })
 

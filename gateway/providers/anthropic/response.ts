@@ -1,5 +1,6 @@
-import type { ChatCompletion, CompletionUsage, FinishReason, ToolCall } from '../../api/chat-completions.ts'
+import type { ChatCompletion, FinishReason, ToolCall } from '../../api/chat-completions.ts'
 import { completionId } from '../ids.ts'
+import { toCompletionUsage } from '../usage.ts'
 import type { CallContext, ChatResult, NormalizedUsage } from '../types.ts'
 import type { Message, StopReason, Usage } from './wire.ts'
 
@@ -17,16 +18,6 @@ export function normalizeAnthropicUsage(usage: Partial<Usage>): NormalizedUsage 
     cacheWriteTokens,
     reasoningTokens: usage.output_tokens_details?.thinking_tokens ?? 0,
     estimated: false,
-  }
-}
-
-export function toCompletionUsage(usage: NormalizedUsage): CompletionUsage {
-  return {
-    prompt_tokens: usage.promptTokens,
-    completion_tokens: usage.completionTokens,
-    total_tokens: usage.promptTokens + usage.completionTokens,
-    prompt_tokens_details: { cached_tokens: usage.cachedTokens },
-    completion_tokens_details: { reasoning_tokens: usage.reasoningTokens },
   }
 }
 
