@@ -64,6 +64,22 @@ async function failIfError(target: Target, response: UpstreamResponse): Promise<
   throw new UpstreamFailure(target.resolved.provider.parseError(response.status, parseBody(text), response.headers))
 }
 
+/** The parsed JSON of a successful answer; an error answer, a cut body or broken JSON is an upstream failure. */
+async function successBody(target: Target, response: UpstreamResponse): Promise<unknown> {
+  await failIfError(target, response)
+  let text: string
+  try {
+    text = await response.body.text()
+  } catch (error) {
+    throw transportFailure(error)
+  }
+  try {
+    return JSON.parse(text) as unknown
+  } catch {
+    throw malformed('JSON')
+  }
+}
+
 function malformed(what: string): UpstreamFailure {
   return new UpstreamFailure({ upstreamStatus: 502, providerCode: null, message: `malformed ${what} from the provider`, param: null })
 }
@@ -81,20 +97,7 @@ export async function completeChat(deps: ProxyDeps, request: ChatCompletionReque
   const { result, target, attempts } = await dispatch(targets, { breakers: deps.breakers, retries: deps.retries }, async (t) => {
     const ctx = contextFor(t, call)
     const upstream = t.resolved.provider.chat.buildRequest(request, { ...ctx, stream: false })
-    const response = await deps.client.send(upstream, call.signal)
-    await failIfError(t, response)
-    let text: string
-    try {
-      text = await response.body.text()
-    } catch (error) {
-      throw transportFailure(error)
-    }
-    let body: unknown
-    try {
-      body = JSON.parse(text)
-    } catch {
-      throw malformed('JSON')
-    }
+    const body = await successBody(t, await deps.client.send(upstream, call.signal))
     try {
       return t.resolved.provider.chat.parseResponse(body, ctx)
     } catch {
@@ -195,14 +198,7 @@ export async function createEmbeddings(deps: ProxyDeps, request: EmbeddingsReque
   const { result, target, attempts } = await dispatch(targets, { breakers: deps.breakers, retries: deps.retries }, async (t) => {
     const ctx = contextFor(t, call)
     const embeddings = t.resolved.provider.embeddings!
-    const response = await deps.client.send(embeddings.buildRequest(request, ctx), call.signal)
-    await failIfError(t, response)
-    let body: unknown
-    try {
-      body = JSON.parse(await response.body.text())
-    } catch {
-      throw malformed('JSON')
-    }
+    const body = await successBody(t, await deps.client.send(embeddings.buildRequest(request, ctx), call.signal))
     try {
       return embeddings.parseResponse(body, { ...ctx, inputCount: count })
     } catch {

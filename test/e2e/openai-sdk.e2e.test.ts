@@ -184,6 +184,8 @@ describe.each(PROVIDER_CASES)('openai SDK → gateway → $provider', (c) => {
     expect((limited as InstanceType<typeof OpenAI.RateLimitError>).headers.get('retry-after')).toBe('1')
     await expect(ask('[scenario:error_500] hi')).rejects.toMatchObject({ status: 502, code: 'upstream_error' })
     await expect(ask('[scenario:error_401] hi')).rejects.toMatchObject({ status: 502, code: 'upstream_authentication_failed' })
+    await expect(ask('[scenario:malformed] hi')).rejects.toMatchObject({ status: 502, code: 'upstream_error' })
+    await expect(ask('[scenario:reset] hi')).rejects.toMatchObject({ status: 502, code: 'upstream_error' })
   })
 
   it('retries a flaky provider until it answers', async () => {
