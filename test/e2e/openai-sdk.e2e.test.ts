@@ -34,6 +34,7 @@ export const PROVIDER_CASES: ProviderCase[] = [
 
 const FULL_KEY = 'sg-test-full-access-key-0001'
 const RESTRICTED_KEY = 'sg-test-restricted-key-0002'
+const FALLBACK_KEY = 'sg-test-key-with-fallbacks-0003'
 
 const mocks = new Map<ProviderName, RunningMock>()
 let gateway: RunningGateway
@@ -43,6 +44,7 @@ beforeAll(async () => {
     SUPERGATE_API_KEYS: JSON.stringify([
       { key: FULL_KEY, name: 'full' },
       { key: RESTRICTED_KEY, name: 'restricted', allowedModels: ['openai/gpt-4o-mini'] },
+      { key: FALLBACK_KEY, name: 'with fallbacks', fallbackModels: ['mistral/mistral-small-latest'] },
     ]),
     SUPERGATE_UPSTREAM_RETRIES: '2',
     SUPERGATE_UPSTREAM_TIMEOUT_MS: '1000',
@@ -242,6 +244,21 @@ describe('gateway behaviour the SDK sees', () => {
       .withResponse()
     expect(response.headers.get('x-supergate-model')).toBe('openai/gpt-4o-mini')
     expect(data.choices[0]?.message.content?.length).toBeGreaterThan(0)
+  })
+
+  it('falls back along the key’s own chain when the request names none', async () => {
+    const { response } = await client(FALLBACK_KEY)
+      .chat.completions.create({ model: 'openai/broken-model', messages: [{ role: 'user', content: 'hi' }] })
+      .withResponse()
+    expect(response.headers.get('x-supergate-model')).toBe('mistral/mistral-small-latest')
+  })
+
+  it('maps a provider overload to 503 with a retry hint', async () => {
+    const overloaded = await client()
+      .chat.completions.create({ model: 'anthropic/claude-sonnet-4-6', messages: [{ role: 'user', content: '[scenario:overloaded] hi' }] })
+      .catch((e: unknown) => e)
+    expect(overloaded).toMatchObject({ status: 503, code: 'provider_overloaded' })
+    expect(Number((overloaded as { headers: Headers }).headers.get('retry-after'))).toBeGreaterThan(0)
   })
 
   it('times out a provider that does not answer, with 504', async () => {
