@@ -1,0 +1,151 @@
+import type { SealedSecret } from '../security/envelope-encryption.ts'
+import { DomainError } from './decider.ts'
+import type { Decider } from './decider.ts'
+
+/**
+ * The tenant's settings that are "set or removed" aggregates: provider credentials, budgets, credit
+ * grants, alert rules and price overrides. Money is integer micro-USD.
+ */
+
+// ---- provider credential (one per tenant and provider) ----
+
+export type CredentialEvent =
+  | { type: 'credential.set'; data: { tenantId: string; provider: string; credentialId: string; sealed: SealedSecret; masked: string; baseUrl: string | null } }
+  | { type: 'credential.rewrapped'; data: { tenantId: string; provider: string; credentialId: string; sealed: SealedSecret } }
+  | { type: 'credential.deleted'; data: { tenantId: string; provider: string; credentialId: string } }
+
+export type CredentialCommand =
+  | { type: 'SetCredential'; tenantId: string; provider: string; credentialId: string; sealed: SealedSecret; masked: string; baseUrl: string | null }
+  | { type: 'RewrapCredential'; sealed: SealedSecret }
+  | { type: 'DeleteCredential' }
+
+export type CredentialState = { active: false } | { active: true; tenantId: string; provider: string; credentialId: string; sealed: SealedSecret }
+
+export const credentialDecider: Decider<CredentialCommand, CredentialEvent, CredentialState> = {
+  initialState: () => ({ active: false }),
+  evolve(state, event) {
+    if (event.type === 'credential.deleted') return { active: false }
+    if (event.type === 'credential.set') return { active: true, tenantId: event.data.tenantId, provider: event.data.provider, credentialId: event.data.credentialId, sealed: event.data.sealed }
+    return state.active ? { ...state, sealed: event.data.sealed } : state
+  },
+  decide(command, state) {
+    if (command.type === 'SetCredential') {
+      const { type: _type, ...data } = command
+      return [{ type: 'credential.set', data }]
+    }
+    if (!state.active) throw new DomainError('not_found', 'No credential is set for this provider')
+    if (command.type === 'RewrapCredential') {
+      return [{ type: 'credential.rewrapped', data: { tenantId: state.tenantId, provider: state.provider, credentialId: state.credentialId, sealed: command.sealed } }]
+    }
+    return [{ type: 'credential.deleted', data: { tenantId: state.tenantId, provider: state.provider, credentialId: state.credentialId } }]
+  },
+}
+
+// ---- budget (one per tenant, scope and period) ----
+
+export type BudgetPeriod = 'day' | 'month'
+export type BudgetEvent =
+  | { type: 'budget.set'; data: { tenantId: string; scope: string; period: BudgetPeriod; limitMicroUsd: number } }
+  | { type: 'budget.removed'; data: { tenantId: string; scope: string; period: BudgetPeriod } }
+export type BudgetCommand = { type: 'SetBudget'; tenantId: string; scope: string; period: BudgetPeriod; limitMicroUsd: number } | { type: 'RemoveBudget'; tenantId: string; scope: string; period: BudgetPeriod }
+export type BudgetState = { active: boolean }
+
+export const budgetDecider: Decider<BudgetCommand, BudgetEvent, BudgetState> = {
+  initialState: () => ({ active: false }),
+  evolve: (_state, event) => ({ active: event.type === 'budget.set' }),
+  decide(command, state) {
+    if (command.type === 'SetBudget') {
+      if (!Number.isSafeInteger(command.limitMicroUsd) || command.limitMicroUsd < 0) {
+        throw new DomainError('invalid', 'limitMicroUsd must be a whole number of micro-USD, not negative', 'limitMicroUsd')
+      }
+      const { type: _type, ...data } = command
+      return [{ type: 'budget.set', data }]
+    }
+    if (!state.active) throw new DomainError('not_found', 'No such budget')
+    const { type: _type, ...data } = command
+    return [{ type: 'budget.removed', data }]
+  },
+}
+
+// ---- credit grants (one stream per tenant) ----
+
+export type CreditEvent = { type: 'credits.granted'; data: { tenantId: string; grantId: string; amountMicroUsd: number; reason: string | null } }
+export type CreditCommand = { type: 'GrantCredits'; tenantId: string; grantId: string; amountMicroUsd: number; reason: string | null }
+
+export const creditDecider: Decider<CreditCommand, CreditEvent, { grants: number }> = {
+  initialState: () => ({ grants: 0 }),
+  evolve: (state) => ({ grants: state.grants + 1 }),
+  decide(command) {
+    if (!Number.isSafeInteger(command.amountMicroUsd) || command.amountMicroUsd <= 0) {
+      throw new DomainError('invalid', 'amountMicroUsd must be a positive whole number of micro-USD', 'amountMicroUsd')
+    }
+    const { type: _type, ...data } = command
+    return [{ type: 'credits.granted', data }]
+  },
+}
+
+// ---- alert rules ----
+
+export interface AlertRuleDefinition {
+  kind: 'budget_percent' | 'absolute_spend' | 'spend_rate'
+  scope: string
+  /** budget_percent: whole percent; absolute_spend: micro-USD; spend_rate: micro-USD per hour. */
+  threshold: number
+  period: BudgetPeriod
+  webhookUrl: string | null
+}
+export type AlertRuleEvent =
+  | { type: 'alert_rule.created'; data: { tenantId: string; ruleId: string; rule: AlertRuleDefinition } }
+  | { type: 'alert_rule.deleted'; data: { tenantId: string; ruleId: string } }
+export type AlertRuleCommand = { type: 'CreateAlertRule'; tenantId: string; ruleId: string; rule: AlertRuleDefinition } | { type: 'DeleteAlertRule' }
+export type AlertRuleState = { exists: false } | { exists: true; tenantId: string; ruleId: string; deleted: boolean }
+
+export const alertRuleDecider: Decider<AlertRuleCommand, AlertRuleEvent, AlertRuleState> = {
+  initialState: () => ({ exists: false }),
+  evolve(state, event) {
+    if (event.type === 'alert_rule.created') return { exists: true, tenantId: event.data.tenantId, ruleId: event.data.ruleId, deleted: false }
+    return state.exists ? { ...state, deleted: true } : state
+  },
+  decide(command, state) {
+    if (command.type === 'CreateAlertRule') {
+      if (state.exists) throw new DomainError('conflict', 'Alert rule exists already')
+      if (!Number.isSafeInteger(command.rule.threshold) || command.rule.threshold <= 0) throw new DomainError('invalid', 'threshold must be a positive whole number', 'threshold')
+      if (command.rule.kind === 'budget_percent' && command.rule.threshold > 1000) throw new DomainError('invalid', 'threshold is a percentage, at most 1000', 'threshold')
+      const { type: _type, ...data } = command
+      return [{ type: 'alert_rule.created', data }]
+    }
+    if (!state.exists || state.deleted) throw new DomainError('not_found', 'No such alert rule')
+    return [{ type: 'alert_rule.deleted', data: { tenantId: state.tenantId, ruleId: state.ruleId } }]
+  },
+}
+
+// ---- price overrides (one per tenant and model) ----
+
+export interface PriceOverride {
+  inputMicroUsdPerMillion: number | null
+  outputMicroUsdPerMillion: number | null
+  cachedInputMicroUsdPerMillion: number | null
+  /** Added on top of the price, in basis points (100 = 1%). */
+  markupBasisPoints: number
+}
+export type PriceOverrideEvent =
+  | { type: 'price_override.set'; data: { tenantId: string; model: string; price: PriceOverride } }
+  | { type: 'price_override.removed'; data: { tenantId: string; model: string } }
+export type PriceOverrideCommand = { type: 'SetPriceOverride'; tenantId: string; model: string; price: PriceOverride } | { type: 'RemovePriceOverride'; tenantId: string; model: string }
+
+export const priceOverrideDecider: Decider<PriceOverrideCommand, PriceOverrideEvent, { active: boolean }> = {
+  initialState: () => ({ active: false }),
+  evolve: (_state, event) => ({ active: event.type === 'price_override.set' }),
+  decide(command, state) {
+    if (command.type === 'SetPriceOverride') {
+      const p = command.price
+      for (const [field, value] of Object.entries(p)) {
+        if (value !== null && (!Number.isSafeInteger(value) || value < 0)) throw new DomainError('invalid', `${field} must be a whole number, not negative`, field)
+      }
+      const { type: _type, ...data } = command
+      return [{ type: 'price_override.set', data }]
+    }
+    if (!state.active) throw new DomainError('not_found', 'No such price override')
+    return [{ type: 'price_override.removed', data: { tenantId: command.tenantId, model: command.model } }]
+  },
+}
