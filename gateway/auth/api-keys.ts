@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { ApiKeyConfig } from '../../infra/config/config.ts'
+import type { Role } from '../control/roles.ts'
 
 /** Who is calling, as the data plane needs it: resolved once per request from the API key. */
 export interface Principal {
@@ -7,6 +8,9 @@ export interface Principal {
   keyId: string
   name: string
   tenantId: string
+  /** `platform`: the bootstrap admin token, over every tenant; otherwise the key's role in its tenant. */
+  role: Role | 'platform'
+  projectId?: string | null
   /** Patterns (`provider/model`, `provider/*`, `*`, or a bare alias); undefined allows every model. */
   allowedModels?: readonly string[]
   /** Models to try, in order, when the requested one fails with a retryable error. */
@@ -35,13 +39,14 @@ export class ConfigKeyResolver implements KeyResolver {
         keyId: `key_${hash.slice(0, 12)}`,
         name: key.name ?? `configured key ${i + 1}`,
         tenantId: 'default',
+        role: 'developer',
         ...(key.allowedModels === undefined ? {} : { allowedModels: key.allowedModels }),
         ...(key.fallbackModels === undefined ? {} : { fallbackModels: key.fallbackModels }),
       })
     }
     if (adminToken !== undefined) {
       const hash = sha256(adminToken)
-      this.#byHash.set(hash, { keyId: `admin_${hash.slice(0, 12)}`, name: 'bootstrap admin', tenantId: 'default' })
+      this.#byHash.set(hash, { keyId: `admin_${hash.slice(0, 12)}`, name: 'bootstrap admin', tenantId: 'default', role: 'platform' })
     }
   }
 

@@ -3,7 +3,7 @@ import { ADAPTERS } from '../providers/registry.ts'
 import type { ProviderName } from '../providers/types.ts'
 import { ModelRouter, matchesPattern } from './models.ts'
 
-const everyone = { keyId: 'k', name: 'k', tenantId: 't' }
+const everyone = { keyId: 'k', name: 'k', tenantId: 't', role: 'developer' as const }
 const router = (available: ProviderName[] = ['openai', 'anthropic', 'gemini', 'cohere', 'mistral']) =>
   new ModelRouter({ adapters: ADAPTERS, aliases: { fast: 'anthropic/claude-haiku-4-5', cheap: 'mistral/mistral-small-latest' }, isAvailable: (p) => available.includes(p) })
 
