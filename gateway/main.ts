@@ -9,6 +9,22 @@ import { closeDependencies, openDependencies } from './dependencies.ts'
 import { createGateway } from './wiring.ts'
 
 /**
+ * The master key for provider credentials: from configuration, or, embedded, generated once per data
+ * folder and kept in a file only its owner can read. Without one, credentials cannot be stored.
+ */
+function masterKeys(config: Config): { version: number; key: Buffer }[] {
+  if (config.masterKeys !== undefined) return config.masterKeys
+  if (config.databaseUrl !== undefined) return []
+  if (config.dataDir === ':memory:') return [{ version: 1, key: randomBytes(32) }]
+  const file = join(config.dataDir, 'master-key')
+  if (!existsSync(file)) {
+    mkdirSync(config.dataDir, { recursive: true })
+    writeFileSync(file, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 })
+  }
+  return [{ version: 1, key: Buffer.from(readFileSync(file, 'utf8').trim(), 'base64') }]
+}
+
+/**
  * The bootstrap admin token: from configuration, or generated once per embedded data folder and kept in
  * a file only its owner can read. It is never printed: the log says where to find it.
  */
@@ -46,7 +62,8 @@ async function main(): Promise<void> {
 
   const deps = await openDependencies(config, logger)
   let draining = false
-  const gateway = createGateway(config, { logger, ...(admin.token === undefined ? {} : { adminToken: admin.token }) })
+  const gateway = createGateway(config, { logger, deps, masterKeys: masterKeys(config), ...(admin.token === undefined ? {} : { adminToken: admin.token }) })
+  gateway.start()
   const app = buildApp({ deps, logger, gateway, bodyLimitBytes: config.bodyLimitBytes, isDraining: () => draining })
   await app.listen({ port: config.port, host: config.host })
   logger.info(

@@ -1,6 +1,11 @@
 import type { Logger } from 'pino'
 import type { Config } from '../infra/config/config.ts'
+import { appendAuditRecords } from '../projections/audit/audit-trail.ts'
+import { ControlProjector } from '../projections/control/control-projector.ts'
 import { ConfigKeyResolver } from './auth/api-keys.ts'
+import { ControlPlaneAuth } from './auth/control-plane-auth.ts'
+import { ControlPlane } from './control/control-plane.ts'
+import type { Dependencies } from './dependencies.ts'
 import { ADAPTERS } from './providers/registry.ts'
 import type { ProviderAdapter } from './providers/types.ts'
 import { ConfigCredentials } from './proxy/config-credentials.ts'
@@ -8,6 +13,7 @@ import type { UsageMeter } from './proxy/usage.ts'
 import { CircuitBreakers } from './routing/circuit-breaker.ts'
 import { ModelRouter } from './routing/models.ts'
 import type { V1RoutesOptions } from './routes/v1.ts'
+import type { MasterKey } from './security/envelope-encryption.ts'
 import { UpstreamClient } from './upstream/client.ts'
 
 /** Until usage events land (issue 5), metered calls are logged: counts and ids, never content. */
@@ -18,22 +24,71 @@ export function loggingMeter(logger: Logger): UsageMeter {
 }
 
 export interface GatewayParts extends V1RoutesOptions {
+  controlPlane: ControlPlane
+  projector: ControlProjector
+  auth: ControlPlaneAuth
+  /** Starts the background work: the read-model projector and the auth cache's change feed. */
+  start(): void
   close(): Promise<void>
 }
 
-/** The data plane's parts, from configuration: keys, credentials, routing, upstream HTTP, breakers. */
-export function createGateway(
-  config: Config,
-  options: { logger: Logger; adminToken?: string; meter?: UsageMeter; adapters?: readonly ProviderAdapter[] },
-): GatewayParts {
+export interface GatewayOptions {
+  logger: Logger
+  deps: Dependencies
+  adminToken?: string
+  masterKeys?: readonly MasterKey[]
+  meter?: UsageMeter
+  adapters?: readonly ProviderAdapter[]
+  /** How often each process looks for control changes (revoked keys, new credentials). */
+  authPollIntervalMs?: number
+}
+
+/** The gateway's parts: data plane (keys, credentials, routing, upstream HTTP, breakers) and control plane. */
+export function createGateway(config: Config, options: GatewayOptions): GatewayParts {
   const adapters = options.adapters ?? ADAPTERS
-  const credentials = new ConfigCredentials(config.providers, adapters)
+  const { deps, logger } = options
+  const configCredentials = new ConfigCredentials(config.providers, adapters)
+  const configKeys = new ConfigKeyResolver(config.apiKeys, options.adminToken)
+  const masterKeys = () => options.masterKeys ?? []
+  const projector = new ControlProjector(deps.sql, {
+    alsoApply: appendAuditRecords,
+    onError: (err) => logger.error({ err }, 'control projection failed; retrying'),
+  })
+  const controlPlane = new ControlPlane({ eventStore: deps.eventStore, sql: deps.sql, projector, masterKeys })
+  const auth = new ControlPlaneAuth({
+    sql: deps.sql,
+    fallback: {
+      authenticate: (secret) => configKeys.authenticate(secret),
+      credentialFor: (p, principal) => configCredentials.credentialFor(p, principal),
+      has: (p, principal) => configCredentials.has(p, principal),
+    },
+    masterKeys,
+    baseUrlFor: (provider) => (config.providers[provider].baseUrl ?? adapters.find((a) => a.name === provider)?.defaultBaseUrl ?? '').replace(/\/+$/, ''),
+    ...(options.authPollIntervalMs === undefined ? {} : { pollIntervalMs: options.authPollIntervalMs }),
+    onError: (err) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'control-plane auth'),
+  })
   const client = new UpstreamClient(config.upstream)
-  const router = new ModelRouter({ adapters, aliases: config.modelAliases, isAvailable: (p) => credentials.has(p) })
+  const router = new ModelRouter({ adapters, aliases: config.modelAliases, isAvailable: (p, principal) => auth.has(p, principal) })
   return {
-    proxy: { router, credentials, client, breakers: new CircuitBreakers({ threshold: config.breaker.failures, cooldownMs: config.breaker.cooldownMs }), retries: config.upstream.retries },
-    keys: new ConfigKeyResolver(config.apiKeys, options.adminToken),
-    meter: options.meter ?? loggingMeter(options.logger),
-    close: () => client.close(),
+    proxy: {
+      router,
+      credentials: auth,
+      client,
+      breakers: new CircuitBreakers({ threshold: config.breaker.failures, cooldownMs: config.breaker.cooldownMs }),
+      retries: config.upstream.retries,
+    },
+    keys: auth,
+    meter: options.meter ?? loggingMeter(logger),
+    controlPlane,
+    projector,
+    auth,
+    start: () => {
+      projector.start()
+      auth.start()
+    },
+    close: async () => {
+      await Promise.allSettled([projector.stop(), auth.stop()])
+      await client.close()
+    },
   }
 }

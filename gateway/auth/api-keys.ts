@@ -19,7 +19,8 @@ export interface Principal {
 
 /** The auth port: the control plane's key read model will implement it too (issue 4). */
 export interface KeyResolver {
-  authenticate(secret: string): Principal | undefined
+  /** Synchronous when the key is cached (the hot path); a promise when it must be looked up. */
+  authenticate(secret: string): Principal | undefined | Promise<Principal | undefined>
 }
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')

@@ -22,7 +22,7 @@ export class ConfigCredentials implements CredentialStore {
     return this.#credentials.get(provider)
   }
 
-  has(provider: ProviderName): boolean {
+  has(provider: ProviderName, _principal?: Principal): boolean {
     return this.#credentials.has(provider)
   }
 }

@@ -20,7 +20,7 @@ import { toCompletionUsage } from '../providers/usage.ts'
 /** Provider credentials: gateway-hosted from configuration now; BYOK per tenant joins here (issue 4). */
 export interface CredentialStore {
   credentialFor(provider: ProviderName, principal: Principal): ProviderCredential | undefined
-  has(provider: ProviderName): boolean
+  has(provider: ProviderName, principal: Principal): boolean
 }
 
 export interface ProxyDeps {

@@ -38,7 +38,7 @@ export function messagesRoutes(app: FastifyInstance, options: V1RoutesOptions): 
     })
 
     scope.post('/v1/messages', async (request, reply) => {
-      const principal = authenticate(options.keys, request)
+      const principal = await authenticate(options.keys, request)
       const version = request.headers['anthropic-version']
       const chat = parseMessagesRequest(request.body, typeof version === 'string' ? { anthropicVersion: version } : {})
       const requestedModel = chat.model

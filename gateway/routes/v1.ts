@@ -44,18 +44,26 @@ export function fallbackModels(request: FastifyRequest): string[] | undefined {
   return models
 }
 
-export function authenticate(keys: KeyResolver, request: FastifyRequest): Principal {
+function rejected(secret: string | undefined): GatewayError {
+  return new GatewayError(
+    'invalid_api_key',
+    secret === undefined ? "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'." : 'Incorrect API key provided.',
+  )
+}
+
+/** The caller's principal; a cached key answers synchronously, so the hot path awaits nothing. */
+export function authenticate(keys: KeyResolver, request: FastifyRequest): Principal | Promise<Principal> {
   const secret = presentedSecret(request.headers)
-  const principal = secret === undefined ? undefined : keys.authenticate(secret)
-  if (principal === undefined) {
-    throw new GatewayError(
-      'invalid_api_key',
-      secret === undefined
-        ? "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'."
-        : 'Incorrect API key provided.',
-    )
+  if (secret === undefined) throw rejected(secret)
+  const found = keys.authenticate(secret)
+  if (found instanceof Promise) {
+    return found.then((principal) => {
+      if (principal === undefined) throw rejected(secret)
+      return principal
+    })
   }
-  return principal
+  if (found === undefined) throw rejected(secret)
+  return found
 }
 
 function baseRecord(request: FastifyRequest, principal: Principal, endpoint: UsageRecord['endpoint'], model: string, stream: boolean) {
@@ -69,7 +77,15 @@ export function v1Routes(app: FastifyInstance, options: V1RoutesOptions): void {
   app.addHook('onRequest', (request, _reply, done) => {
     if (!request.url.startsWith('/v1/') || request.url.startsWith('/v1/messages')) return done()
     try {
-      request.principal = authenticate(options.keys, request)
+      const principal = authenticate(options.keys, request)
+      if (principal instanceof Promise) {
+        principal.then((p) => {
+          request.principal = p
+          done()
+        }, (error: unknown) => done(error as Error))
+        return
+      }
+      request.principal = principal
       done()
     } catch (error) {
       done(error as GatewayError)

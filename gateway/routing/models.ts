@@ -13,8 +13,8 @@ export interface ResolvedModel {
 export interface ModelRouterOptions {
   adapters: readonly ProviderAdapter[]
   aliases: Readonly<Record<string, string>>
-  /** Providers that have a credential here; a model of any other provider is not found. */
-  isAvailable(provider: ProviderName): boolean
+  /** Providers with a credential for this caller (gateway-hosted or its tenant's own); others' models are not found. */
+  isAvailable(provider: ProviderName, principal: Principal): boolean
 }
 
 /** Whether a `provider/model` id matches an allow-list pattern (`*`, `provider/*`, `provider/model-prefix*`, exact). */
@@ -45,7 +45,7 @@ export class ModelRouter {
   resolve(requested: string, principal: Principal, param = 'model'): ResolvedModel {
     const target = this.#options.aliases[requested] ?? requested
     const resolved = this.#parse(target)
-    if (resolved === undefined || !this.#options.isAvailable(resolved.provider.name)) {
+    if (resolved === undefined || !this.#options.isAvailable(resolved.provider.name, principal)) {
       throw new GatewayError('model_not_found', `The model '${requested}' does not exist or you do not have access to it.`, param)
     }
     const allowed = principal.allowedModels
@@ -73,7 +73,7 @@ export class ModelRouter {
     const permitted = (qualified: string, asNamed: string) =>
       principal.allowedModels === undefined || principal.allowedModels.some((p) => matchesPattern(qualified, p) || p === asNamed)
     for (const adapter of this.#options.adapters) {
-      if (!this.#options.isAvailable(adapter.name)) continue
+      if (!this.#options.isAvailable(adapter.name, principal)) continue
       for (const model of adapter.models) {
         const qualified = `${adapter.name}/${model.id}`
         if ((kind === undefined || kind === model.kind) && permitted(qualified, qualified)) out.push({ id: qualified, provider: adapter.name, kind: model.kind })
@@ -81,7 +81,7 @@ export class ModelRouter {
     }
     for (const [alias, target] of Object.entries(this.#options.aliases)) {
       const resolved = this.#parse(target)
-      if (resolved === undefined || !this.#options.isAvailable(resolved.provider.name) || !permitted(resolved.qualified, alias)) continue
+      if (resolved === undefined || !this.#options.isAvailable(resolved.provider.name, principal) || !permitted(resolved.qualified, alias)) continue
       const kind = resolved.provider.models.find((m) => m.id === resolved.model)?.kind ?? 'chat'
       out.push({ id: alias, provider: resolved.provider.name, kind })
     }

@@ -5,6 +5,12 @@ DO $$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'supergate_app') THEN
     CREATE ROLE supergate_app NOLOGIN;
   END IF;
+-- Roles are cluster-wide: two databases migrating at once may both try to create it.
+EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+END $$;
+-- The schema these tables live in (public, or a schema per environment or test run).
+DO $$ BEGIN
+  EXECUTE format('GRANT USAGE ON SCHEMA %I TO supergate_app', current_schema());
 END $$;
 
 CREATE TABLE projection_positions (
