@@ -19,7 +19,7 @@ export interface StoredEvent {
   streamId: string
   /** 1 for a stream's first event. */
   streamVersion: number
-  /** Strictly increasing over the whole store; 1 for the first event ever appended. */
+  /** Strictly increasing over the whole store (contiguous from 1 in the SQL store; commit offsets in KurrentDB). */
   globalPosition: number
   recordedAt: Date
 }
