@@ -53,6 +53,12 @@ export interface EventLog {
   /** Resolves once the messages are durably stored (acknowledged by the broker, or committed). */
   append(topic: string, messages: readonly LogMessage[]): Promise<void>
   subscribe(options: SubscribeOptions): Promise<Subscription>
+  /**
+   * The last message of each partition of `topic`, in partition order: none for an empty partition, nothing
+   * for a topic that does not exist (and it is not created). How a writer learns where it stopped, such as
+   * the outbox relay after a crash between its append and its bookkeeping.
+   */
+  readTail(topic: string): Promise<ConsumedMessage[]>
   check(): Promise<void>
   close(): Promise<void>
 }

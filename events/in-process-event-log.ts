@@ -229,6 +229,26 @@ export class InProcessEventLog implements EventLog {
     return true
   }
 
+  async readTail(topic: string): Promise<ConsumedMessage[]> {
+    // A partition's next_offset moves in the same transaction as its messages, so next_offset - 1 is always
+    // a committed message, or nothing for an empty partition.
+    const rows = await this.#sql.query<MessageRow & { partition: number }>(
+      `SELECT m.partition, m."offset", m.key, m.value, m.headers
+       FROM event_log_partitions p
+       JOIN event_log_messages m ON m.topic = p.topic AND m.partition = p.partition AND m."offset" = p.next_offset - 1
+       WHERE p.topic = $1 ORDER BY m.partition`,
+      [topic],
+    )
+    return rows.rows.map((r) => ({
+      topic,
+      partition: r.partition,
+      offset: r.offset,
+      key: r.key,
+      value: Buffer.from(r.value),
+      headers: r.headers,
+    }))
+  }
+
   async check(): Promise<void> {
     await this.#sql.query('SELECT 1 FROM event_log_partitions LIMIT 1')
   }

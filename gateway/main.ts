@@ -63,7 +63,7 @@ async function main(): Promise<void> {
   const deps = await openDependencies(config, logger)
   let draining = false
   const gateway = createGateway(config, { logger, deps, masterKeys: masterKeys(config), ...(admin.token === undefined ? {} : { adminToken: admin.token }) })
-  gateway.start()
+  await gateway.start()
   const app = buildApp({ deps, logger, gateway, bodyLimitBytes: config.bodyLimitBytes, isDraining: () => draining })
   await app.listen({ port: config.port, host: config.host })
   logger.info(

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino'
 import type { Config } from '../infra/config/config.ts'
+import { OutboxRelay } from '../events/outbox-relay.ts'
 import { appendAuditRecords } from '../projections/audit/audit-trail.ts'
 import { ControlProjector } from '../projections/control/control-projector.ts'
 import { ConfigKeyResolver } from './auth/api-keys.ts'
@@ -27,8 +28,8 @@ export interface GatewayParts extends V1RoutesOptions {
   controlPlane: ControlPlane
   projector: ControlProjector
   auth: ControlPlaneAuth
-  /** Starts the background work: the read-model projector and the auth cache's change feed. */
-  start(): void
+  /** Starts the background work: the read-model projector, the auth cache's change feed and the outbox relay. */
+  start(): Promise<void>
   close(): Promise<void>
 }
 
@@ -54,7 +55,15 @@ export function createGateway(config: Config, options: GatewayOptions): GatewayP
     alsoApply: appendAuditRecords,
     onError: (err) => logger.error({ err }, 'control projection failed; retrying'),
   })
-  const controlPlane = new ControlPlane({ eventStore: deps.eventStore, sql: deps.sql, projector, masterKeys })
+  const relay = config.outboxRelay
+    ? new OutboxRelay({
+        eventStore: deps.eventStore,
+        eventLog: deps.eventLog,
+        sql: deps.sql,
+        onError: (err) => logger.error({ err }, 'outbox relay failed; retrying'),
+      })
+    : undefined
+  const controlPlane = new ControlPlane({ eventStore: deps.eventStore, sql: deps.sql, projector, masterKeys, onAppended: () => relay?.notify() })
   const auth = new ControlPlaneAuth({
     sql: deps.sql,
     fallback: {
@@ -67,6 +76,8 @@ export function createGateway(config: Config, options: GatewayOptions): GatewayP
     ...(options.authPollIntervalMs === undefined ? {} : { pollIntervalMs: options.authPollIntervalMs }),
     onError: (err) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'control-plane auth'),
   })
+  let closed = false
+  let relayRetry: NodeJS.Timeout | undefined
   const client = new UpstreamClient(config.upstream)
   const router = new ModelRouter({ adapters, aliases: config.modelAliases, isAvailable: (p, principal) => auth.has(p, principal) })
   return {
@@ -82,12 +93,27 @@ export function createGateway(config: Config, options: GatewayOptions): GatewayP
     controlPlane,
     projector,
     auth,
-    start: () => {
+    start: async () => {
       projector.start()
       auth.start()
+      // The relay needs the event log to find where to resume; an unreachable broker must not keep the
+      // gateway from serving, so it keeps trying in the background (events wait safely in the store).
+      const startRelay = async (): Promise<void> => {
+        if (relay === undefined || closed) return
+        try {
+          await relay.start()
+        } catch (err) {
+          logger.error({ err }, 'outbox relay could not start; retrying in 5 s')
+          relayRetry = setTimeout(() => void startRelay(), 5_000)
+        }
+      }
+      void startRelay()
+      return Promise.resolve()
     },
     close: async () => {
-      await Promise.allSettled([projector.stop(), auth.stop()])
+      closed = true
+      clearTimeout(relayRetry)
+      await Promise.allSettled([projector.stop(), auth.stop(), relay?.stop()])
       await client.close()
     },
   }

@@ -183,6 +183,7 @@ const envSchema = z.object({
     .min(1, 'must be at least 1')
     .default(10),
   SUPERGATE_BREAKER_COOLDOWN_MS: milliseconds(15_000),
+  SUPERGATE_OUTBOX_RELAY: z.enum(['on', 'off'], { error: 'must be on or off' }).default('on'),
   ...providerShape,
 })
 
@@ -212,6 +213,8 @@ export interface Config {
   modelAliases: Record<string, string>
   upstream: { connectTimeoutMs: number; timeoutMs: number; idleTimeoutMs: number; retries: number }
   breaker: { failures: number; cooldownMs: number }
+  /** Whether this process relays control events to the event log; exactly one process of a deployment should. */
+  outboxRelay: boolean
   providers: Record<ProviderName, ProviderConfig>
   /** `SUPERGATE_*` names that no setting uses: most likely typos, reported at start-up. */
   unknownVariables: string[]
@@ -278,6 +281,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       retries: e.SUPERGATE_UPSTREAM_RETRIES,
     },
     breaker: { failures: e.SUPERGATE_BREAKER_FAILURES, cooldownMs: e.SUPERGATE_BREAKER_COOLDOWN_MS },
+    outboxRelay: e.SUPERGATE_OUTBOX_RELAY === 'on',
     providers,
     unknownVariables: Object.keys(vars).filter((name) => !known.has(name) && !OTHER_KNOWN.has(name)),
   }

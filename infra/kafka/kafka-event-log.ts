@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { Kafka, logLevel as KafkaLogLevel, Partitioners } from 'kafkajs'
 import type { Admin, Consumer, Producer, logCreator } from 'kafkajs'
 import type {
@@ -20,6 +21,8 @@ export interface KafkaEventLogOptions {
   logger?: KafkaLogger
   /** How long a request to the broker may take before it counts as failed. */
   requestTimeoutMs?: number
+  /** How long `readTail` may take, group join included, before it fails rather than answer in part. */
+  tailTimeoutMs?: number
 }
 
 function toLogCreator(logger: KafkaLogger | undefined): logCreator {
@@ -51,12 +54,16 @@ export class KafkaEventLog implements EventLog {
   readonly adapter = 'kafka' as const
   readonly #kafka: Kafka
   readonly #consumers = new Set<Consumer>()
+  readonly #clientId: string
+  readonly #tailTimeoutMs: number
   #producer: Promise<Producer> | undefined
   #admin: Promise<Admin> | undefined
 
   constructor(options: KafkaEventLogOptions) {
+    this.#clientId = options.clientId ?? 'supergate'
+    this.#tailTimeoutMs = options.tailTimeoutMs ?? 10_000
     this.#kafka = new Kafka({
-      clientId: options.clientId ?? 'supergate',
+      clientId: this.#clientId,
       brokers: [...options.brokers],
       requestTimeout: options.requestTimeoutMs ?? 10_000,
       connectionTimeout: 3_000,
@@ -159,6 +166,73 @@ export class KafkaEventLog implements EventLog {
         await consumer.disconnect()
       },
     }
+  }
+
+  /**
+   * Reads the high watermarks, then the message just below each with a short-lived consumer of a group of
+   * its own that seeks there and commits nothing. Fails after `tailTimeoutMs` rather than answer without
+   * a partition's last message: a caller deciding where to resume must not be told less than there is.
+   */
+  async readTail(topic: string): Promise<ConsumedMessage[]> {
+    const admin = await this.#connectedAdmin()
+    // Asked first because a metadata request for a missing topic can create it where auto-create is on.
+    if (!(await admin.listTopics()).includes(topic)) return []
+    const wanted = new Map<number, string>()
+    for (const w of await admin.fetchTopicOffsets(topic)) {
+      // low == high: nothing written yet, or everything written has expired.
+      if (BigInt(w.high) > BigInt(w.low)) wanted.set(w.partition, (BigInt(w.high) - 1n).toString())
+    }
+    if (wanted.size === 0) return []
+
+    const consumer = this.#kafka.consumer({
+      groupId: `${this.#clientId}.tail.${randomUUID()}`,
+      sessionTimeout: 10_000,
+      heartbeatInterval: 1_000,
+      maxWaitTimeInMs: 100,
+      allowAutoTopicCreation: false,
+    })
+    const found = new Map<number, ConsumedMessage>()
+    let timer: NodeJS.Timeout | undefined
+    const read = new Promise<void>((resolve, reject) => {
+      timer = setTimeout(() => {
+        const missing = [...wanted.keys()].filter((p) => !found.has(p))
+        reject(new Error(`readTail(${topic}): no message read from partitions ${missing.join(', ')} within ${this.#tailTimeoutMs} ms`))
+      }, this.#tailTimeoutMs)
+      const start = async () => {
+        await consumer.connect()
+        await consumer.subscribe({ topics: [topic], fromBeginning: true })
+        await consumer.run({
+          autoCommit: false,
+          eachBatch: ({ batch }) => {
+            const target = wanted.get(batch.partition)
+            if (target === undefined || found.has(batch.partition)) return Promise.resolve()
+            const last = batch.messages.find((m) => BigInt(m.offset) >= BigInt(target))
+            if (last !== undefined) {
+              found.set(batch.partition, {
+                topic,
+                partition: batch.partition,
+                offset: Number(last.offset),
+                key: last.key?.toString() ?? '',
+                value: last.value ?? Buffer.alloc(0),
+                headers: headersToStrings(last.headers),
+              })
+            }
+            if (found.size === wanted.size) resolve()
+            return Promise.resolve()
+          },
+        })
+        // Seeks are kept until the partitions are assigned, then replace the group's starting offsets.
+        for (const [partition, offset] of wanted) consumer.seek({ topic, partition, offset })
+      }
+      start().catch(reject)
+    })
+    try {
+      await read
+    } finally {
+      clearTimeout(timer)
+      await consumer.disconnect()
+    }
+    return [...found.values()].sort((a, b) => a.partition - b.partition)
   }
 
   async check(): Promise<void> {

@@ -140,6 +140,45 @@ describe.each(adapters)('EventLog contract: $name', (adapter) => {
     expect(new Set(received.map((m) => m.offset)).size).toBe(10)
   })
 
+  it('reads the last message of each partition, none for an empty one', async () => {
+    const log = await openLog()
+    const topic = `contract.tail.${randomUUID()}`
+    await log.ensureTopics([{ name: topic, partitions: 3 }])
+    expect(await log.readTail(topic)).toEqual([])
+    // Keys for partitions 0 and 2 only, so partition 1 stays empty.
+    const keyFor = (partition: number) =>
+      Array.from({ length: 100 }, (_, i) => `tenant-${i}`).find((k) => partitionForKey(k, 3) === partition)!
+    const [k0, k2] = [keyFor(0), keyFor(2)]
+    await log.append(topic, [encode(k0, 0), encode(k2, 1), encode(k0, 2)])
+    await log.append(topic, [encode(k0, 3), encode(k2, 4)])
+
+    const started = Date.now()
+    const tail = await log.readTail(topic)
+    expect(Date.now() - started).toBeLessThan(8_000)
+    expect(tail.map((m) => ({ partition: m.partition, offset: m.offset, key: m.key, seq: seqOf(m), headers: m.headers }))).toEqual([
+      { partition: 0, offset: 2, key: k0, seq: 3, headers: { 'event-type': 'test.appended', seq: '3' } },
+      { partition: 2, offset: 1, key: k2, seq: 4, headers: { 'event-type': 'test.appended', seq: '4' } },
+    ])
+    expect(tail.every((m) => m.topic === topic)).toBe(true)
+
+    // A later append moves the tail; nothing was committed for anyone by reading it.
+    await log.append(topic, [encode(k2, 5)])
+    expect((await log.readTail(topic)).map(seqOf)).toEqual([3, 5])
+    const all: ConsumedMessage[] = []
+    await consume(log, `g-${randomUUID()}`, topic, all)
+    await waitFor(() => all.length >= 6, 'all 6 messages')
+  })
+
+  it('reads no tail of a topic that does not exist, and does not create it', async () => {
+    const log = await openLog()
+    const topic = `contract.tail-missing.${randomUUID()}`
+    expect(await log.readTail(topic)).toEqual([])
+    // Had the read created the topic, the broker or the log would have given it its default partition count.
+    await log.ensureTopics([{ name: topic, partitions: 1 }])
+    await log.append(topic, [encode('a', 0), encode('b', 1)])
+    expect((await log.readTail(topic)).map((m) => [m.partition, m.offset])).toEqual([[0, 1]])
+  })
+
   it('answers its health check', async () => {
     const log = await openLog()
     await expect(log.check()).resolves.toBeUndefined()
