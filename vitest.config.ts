@@ -17,7 +17,7 @@ export default defineConfig({
       { extends: true, test: { name: 'unit', include: ['{gateway,events,projections,analytics,infra}/**/*.unit.test.ts'] } },
       { extends: true, test: { name: 'contract', include: ['test/contract/**/*.contract.test.ts'], ...withServices } },
       { extends: true, test: { name: 'integration', include: ['test/integration/**/*.int.test.ts'], ...withServices } },
-      { extends: true, test: { name: 'e2e', include: ['test/e2e/**/*.e2e.test.ts'], testTimeout: 60_000, hookTimeout: 60_000 } },
+      { extends: true, test: { name: 'e2e', include: ['test/e2e/**/*.e2e.test.ts'], ...withServices, hookTimeout: 120_000 } },
     ],
   },
 })

@@ -2,6 +2,8 @@ import Fastify, { LogController } from 'fastify'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { uuidv7 } from '../events/ids.ts'
 import type { Dependencies } from './dependencies.ts'
+import { adminRoutes } from './admin/admin-routes.ts'
+import type { AdminRoutesOptions } from './admin/admin-routes.ts'
 import { errorsPlugin } from './plugins/errors.ts'
 import { healthRoutes } from './routes/health.ts'
 import { messagesRoutes } from './routes/messages.ts'
@@ -16,6 +18,8 @@ export interface AppOptions {
   isDraining?: () => boolean
   /** The data plane (keys, routing, providers); without it the app serves only health probes. */
   gateway?: V1RoutesOptions
+  /** The admin API (control plane); without it /admin/v1 does not exist. */
+  admin?: AdminRoutesOptions
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
@@ -49,6 +53,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
       { name: 'analytics', adapter: deps.analytics.adapter, check: () => deps.analytics.check() },
     ],
   })
+  if (options.admin !== undefined) adminRoutes(app, options.admin)
   if (options.gateway !== undefined) {
     v1Routes(app, options.gateway)
     messagesRoutes(app, options.gateway)

@@ -64,7 +64,14 @@ async function main(): Promise<void> {
   let draining = false
   const gateway = createGateway(config, { logger, deps, masterKeys: masterKeys(config), ...(admin.token === undefined ? {} : { adminToken: admin.token }) })
   await gateway.start()
-  const app = buildApp({ deps, logger, gateway, bodyLimitBytes: config.bodyLimitBytes, isDraining: () => draining })
+  const app = buildApp({
+    deps,
+    logger,
+    gateway,
+    admin: { controlPlane: gateway.controlPlane, keys: gateway.keys, sql: deps.sql },
+    bodyLimitBytes: config.bodyLimitBytes,
+    isDraining: () => draining,
+  })
   await app.listen({ port: config.port, host: config.host })
   logger.info(
     {

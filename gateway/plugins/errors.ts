@@ -1,7 +1,15 @@
 import fp from 'fastify-plugin'
 import type { FastifyError, FastifyInstance } from 'fastify'
 import { ZodError } from 'zod'
+import { DomainError } from '../control/decider.ts'
 import { GatewayError } from '../errors.ts'
+
+/** The control plane's rule violations, by kind: the message is written for the caller, so it is passed on. */
+const DOMAIN_CODES: Record<DomainError['kind'], GatewayError['code']> = {
+  invalid: 'invalid_request',
+  not_found: 'not_found',
+  conflict: 'conflict',
+}
 
 /** Fastify's own client errors, by code, and the stable code a client sees for each. */
 const FASTIFY_CODES: Record<string, GatewayError['code']> = {
@@ -15,6 +23,7 @@ const FASTIFY_CODES: Record<string, GatewayError['code']> = {
 
 export function toGatewayError(error: unknown): GatewayError {
   if (error instanceof GatewayError) return error
+  if (error instanceof DomainError) return new GatewayError(DOMAIN_CODES[error.kind], error.message, error.param)
   if (error instanceof ZodError) {
     const issue = error.issues[0]
     if (issue?.code === 'unrecognized_keys') {

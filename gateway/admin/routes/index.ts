@@ -1,0 +1,24 @@
+import { alertRuleRoutes } from './alert-rules.ts'
+import { auditRoutes } from './audit.ts'
+import { budgetRoutes } from './budgets.ts'
+import { credentialRoutes } from './credentials.ts'
+import { creditRoutes } from './credits.ts'
+import { keyRoutes } from './keys.ts'
+import { memberRoutes } from './members.ts'
+import { priceOverrideRoutes } from './price-overrides.ts'
+import { projectRoutes } from './projects.ts'
+import { tenantRoutes } from './tenants.ts'
+
+/** Every admin endpoint, in the order the OpenAPI document lists them. */
+export const ADMIN_ROUTES = [
+  ...tenantRoutes,
+  ...projectRoutes,
+  ...memberRoutes,
+  ...keyRoutes,
+  ...credentialRoutes,
+  ...creditRoutes,
+  ...budgetRoutes,
+  ...alertRuleRoutes,
+  ...priceOverrideRoutes,
+  ...auditRoutes,
+]
