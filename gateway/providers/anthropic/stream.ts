@@ -1,4 +1,6 @@
 import type { ChatCompletionChunk, FinishReason } from '../../api/chat-completions.ts'
+import { streamChunk } from '../chunks.ts'
+import type { ChunkDelta } from '../chunks.ts'
 import { completionId, estimateTokens } from '../ids.ts'
 import type { CallContext, NormalizedUsage, SseEvent, StreamTranslator } from '../types.ts'
 import { finishReasonOf, normalizeAnthropicUsage } from './response.ts'
@@ -19,17 +21,7 @@ export interface AnthropicStreamState {
   thought: string
 }
 
-type Delta = ChatCompletionChunk['choices'][number]['delta']
-
-function chunk(state: AnthropicStreamState, delta: Delta, finishReason: FinishReason | null = null): ChatCompletionChunk {
-  return {
-    id: state.id,
-    object: 'chat.completion.chunk',
-    created: state.created,
-    model: state.model,
-    choices: [{ index: 0, delta, finish_reason: finishReason, logprobs: null }],
-  }
-}
+const chunk = (state: AnthropicStreamState, delta: ChunkDelta, finishReason: FinishReason | null = null) => streamChunk(state, delta, finishReason)
 
 function text(state: AnthropicStreamState, content: string): ChatCompletionChunk[] {
   if (content === '') return []

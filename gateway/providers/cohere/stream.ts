@@ -1,4 +1,6 @@
 import type { ChatCompletionChunk, ChunkToolCallDelta, FinishReason } from '../../api/chat-completions.ts'
+import { streamChunk } from '../chunks.ts'
+import type { ChunkDelta } from '../chunks.ts'
 import { completionId, estimateTokens } from '../ids.ts'
 import type { CallContext, NormalizedUsage, SseEvent, StreamTranslator } from '../types.ts'
 import { normalizeCohereUsage, toFinishReason } from './response.ts'
@@ -20,11 +22,9 @@ export interface CohereStreamState {
   seenEvents: boolean
 }
 
-type Delta = ChatCompletionChunk['choices'][number]['delta']
+type Delta = ChunkDelta
 
-function chunk(state: CohereStreamState, delta: Delta, finishReason: FinishReason | null = null): ChatCompletionChunk {
-  return { id: state.id, object: 'chat.completion.chunk', created: state.created, model: state.model, choices: [{ index: 0, delta, finish_reason: finishReason, logprobs: null }] }
-}
+const chunk = (state: CohereStreamState, delta: Delta, finishReason: FinishReason | null = null) => streamChunk(state, delta, finishReason)
 
 /** The role chunk first, whatever event comes first. */
 function emit(state: CohereStreamState, delta: Delta, finishReason: FinishReason | null = null): ChatCompletionChunk[] {

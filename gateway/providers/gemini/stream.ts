@@ -1,4 +1,6 @@
 import type { ChatCompletionChunk, FinishReason } from '../../api/chat-completions.ts'
+import { streamChunk } from '../chunks.ts'
+import type { ChunkDelta } from '../chunks.ts'
 import { completionId } from '../ids.ts'
 import type { CallContext, NormalizedUsage, SseEvent, StreamTranslator } from '../types.ts'
 import { blockedPromptMessage, estimatedUsage, mapFinishReason, normalizeGeminiUsage, readParts, toToolCall } from './response.ts'
@@ -17,17 +19,7 @@ export interface GeminiStreamState {
   output: string
 }
 
-type Delta = ChatCompletionChunk['choices'][number]['delta']
-
-function chunk(state: GeminiStreamState, delta: Delta, finishReason: FinishReason | null = null): ChatCompletionChunk {
-  return {
-    id: state.id,
-    object: 'chat.completion.chunk',
-    created: state.created,
-    model: state.model,
-    choices: [{ index: 0, delta, finish_reason: finishReason, logprobs: null }],
-  }
-}
+const chunk = (state: GeminiStreamState, delta: ChunkDelta, finishReason: FinishReason | null = null) => streamChunk(state, delta, finishReason)
 
 /**
  * With `alt=sse` every `data:` frame is a whole GenerateContentResponse holding the next piece of the

@@ -1,4 +1,6 @@
 import type { ChatCompletionChunk, ChunkToolCallDelta, FinishReason } from '../../api/chat-completions.ts'
+import { streamChunk } from '../chunks.ts'
+import type { ChunkDelta } from '../chunks.ts'
 import { alphanumericId, completionId, estimateTokens } from '../ids.ts'
 import type { CallContext, NormalizedUsage, SseEvent, StreamTranslator } from '../types.ts'
 import { argumentsString, mapFinishReason, normalizeMistralUsage, textOfMistralContent, validToolCallId } from './response.ts'
@@ -72,15 +74,7 @@ function toolCallDeltas(choice: ChoiceState, calls: readonly MistralToolCall[]):
   return out
 }
 
-function chunkOf(state: MistralStreamState, index: number, delta: ChatCompletionChunk['choices'][number]['delta'], finish: FinishReason | null): ChatCompletionChunk {
-  return {
-    id: state.id,
-    object: 'chat.completion.chunk',
-    created: state.created,
-    model: state.model,
-    choices: [{ index, delta, finish_reason: finish, logprobs: null }],
-  }
-}
+const chunkOf = (state: MistralStreamState, index: number, delta: ChunkDelta, finish: FinishReason | null) => streamChunk(state, delta, finish, index)
 
 /**
  * Mistral's chunks are OpenAI-shaped with these differences: usage rides on the last content chunk (often
