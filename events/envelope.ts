@@ -17,7 +17,8 @@ export const envelopeSchema = z
   .object({
     id: z.uuid(),
     type: z.string().regex(/^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/, 'a past-tense dotted name such as tenant.created'),
-    version: z.number().int().min(1),
+    // 0 is the pre-release shape of the first data-plane events, still readable through its upcaster.
+    version: z.number().int().min(0),
     tenantId: z.string().min(1),
     occurredAt: z.iso.datetime({ offset: true }),
     correlationId: z.string().min(1).nullable(),

@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest'
+import { buildEvent, CURRENT_VERSIONS, InvalidEventError, parseEvent } from './registry.ts'
+import type { CacheHitV1, RequestCompletedV0, RequestCompletedV1, RequestRejectedV1 } from './schemas.ts'
+
+const meta = { tenantId: 'ten_1', correlationId: 'req_1', actor: { type: 'key' as const, id: 'key_1' } }
+const usage = { promptTokens: 1200, completionTokens: 300, cachedTokens: 1000, cacheWriteTokens: 0, reasoningTokens: 120, estimated: false }
+
+const completed: RequestCompletedV1 = {
+  requestId: 'req_1',
+  projectId: 'proj_1',
+  keyId: 'key_1',
+  provider: 'openai',
+  model: 'openai/gpt-5',
+  endpoint: 'chat.completions',
+  stream: true,
+  outcome: 'client_disconnected',
+  httpStatus: 200,
+  cacheOutcome: 'miss',
+  usage,
+  costMicroUsd: 3_375,
+  priceVersion: '2026-11-24.1',
+  latencyMs: 812,
+  timeToFirstTokenMs: 95,
+  keySource: 'byok',
+  errorCode: null,
+}
+const cacheHit: CacheHitV1 = { requestId: 'req_2', projectId: null, keyId: 'key_1', model: 'anthropic/claude-opus-4-8', cacheOutcome: 'semantic_hit', savedMicroUsd: 9_000, usage }
+const rejected: RequestRejectedV1 = { requestId: 'req_3', projectId: null, keyId: null, model: null, endpoint: 'messages', reason: 'auth', errorCode: 'invalid_api_key', httpStatus: 401 }
+
+/** What a message on the topic looks like: the envelope serialised to JSON and read back. */
+function overTheWire(value: unknown): unknown {
+  return JSON.parse(JSON.stringify(value))
+}
+
+describe('buildEvent → parseEvent round trips', () => {
+  it.each([
+    ['request.completed', completed],
+    ['cache.hit', cacheHit],
+    ['request.rejected', rejected],
+  ] as const)('%s comes back identical', (type, data) => {
+    const event = buildEvent(type, data as never, meta, new Date('2026-11-24T10:00:00.000Z'))
+    expect(event).toMatchObject({ type, version: CURRENT_VERSIONS[type], tenantId: 'ten_1', correlationId: 'req_1', causationId: null, actor: meta.actor, occurredAt: '2026-11-24T10:00:00.000Z' })
+    expect(parseEvent(overTheWire(event))).toEqual(event)
+  })
+
+  it('gives each event a fresh UUIDv7 id carrying its time', () => {
+    const at = new Date('2026-11-24T10:00:00.000Z')
+    const a = buildEvent('request.rejected', rejected, meta, at)
+    const b = buildEvent('request.rejected', rejected, meta, at)
+    expect(a.id).not.toBe(b.id)
+    expect(a.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+    expect(parseInt(a.id.replaceAll('-', '').slice(0, 12), 16)).toBe(at.getTime())
+  })
+
+  it('refuses to build an event whose data breaks the contract', () => {
+    expect(() => buildEvent('request.completed', { ...completed, costMicroUsd: 12.5 }, meta)).toThrow(/request\.completed v1[\s\S]*costMicroUsd/)
+    expect(() => buildEvent('cache.hit', { ...cacheHit, cacheOutcome: 'miss' } as never, meta)).toThrow(InvalidEventError)
+    expect(() => buildEvent('request.rejected', rejected, { ...meta, tenantId: '' })).toThrow(/metadata[\s\S]*tenantId/)
+  })
+})
+
+describe('every stored version parses', () => {
+  const envelope = (type: string, version: number, data: unknown) => ({
+    id: '01937a4c-5b2e-7c3d-8e4f-0123456789ab',
+    type,
+    version,
+    tenantId: 'ten_1',
+    occurredAt: '2025-06-01T00:00:00Z',
+    correlationId: 'req_1',
+    causationId: null,
+    actor: { type: 'system', id: 'gateway' },
+    data,
+  })
+
+  it('request.completed v0 is upcast to v1, its decimal cost exact to the micro-USD', () => {
+    const v0: RequestCompletedV0 = {
+      requestId: 'req_0', projectId: null, keyId: 'key_9', provider: 'anthropic', model: 'anthropic/claude-haiku-4-5',
+      endpoint: 'messages', stream: false, outcome: 'completed', httpStatus: 200, cacheOutcome: 'bypass',
+      promptTokens: 1000, completionTokens: 200, costUsd: '0.000123', priceVersion: '2025-05-01.1',
+      latencyMs: 400, timeToFirstTokenMs: null, keySource: 'gateway', errorCode: null,
+    }
+    const event = parseEvent(envelope('request.completed', 0, v0))
+    expect(event.version).toBe(1)
+    expect(event.data).toEqual({
+      requestId: 'req_0', projectId: null, keyId: 'key_9', provider: 'anthropic', model: 'anthropic/claude-haiku-4-5',
+      endpoint: 'messages', stream: false, outcome: 'completed', httpStatus: 200, cacheOutcome: 'bypass',
+      usage: { promptTokens: 1000, completionTokens: 200, cachedTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0, estimated: false },
+      costMicroUsd: 123, priceVersion: '2025-05-01.1', latencyMs: 400, timeToFirstTokenMs: null, keySource: 'gateway', errorCode: null,
+    })
+  })
+
+  it('request.completed v1 parses as is', () => {
+    expect(parseEvent(envelope('request.completed', 1, completed)).data).toEqual(completed)
+  })
+  it('cache.hit v1 parses as is', () => {
+    expect(parseEvent(envelope('cache.hit', 1, cacheHit)).data).toEqual(cacheHit)
+  })
+  it('request.rejected v1 parses as is', () => {
+    expect(parseEvent(envelope('request.rejected', 1, rejected)).data).toEqual(rejected)
+  })
+
+  it('rejects a version nobody ever wrote, and a type that is not a data-plane event', () => {
+    expect(() => parseEvent(envelope('request.completed', 7, completed))).toThrow('Unknown version 7 of request.completed (known: 0, 1)')
+    expect(() => parseEvent(envelope('cache.hit', 0, cacheHit))).toThrow('Unknown version 0 of cache.hit')
+    expect(() => parseEvent(envelope('tenant.created', 1, {}))).toThrow('Unknown data-plane event type "tenant.created"')
+  })
+
+  it('says which event and which field is wrong', () => {
+    const bad = { ...completed, usage: { ...usage, promptTokens: -1 } }
+    expect(() => parseEvent(envelope('request.completed', 1, bad))).toThrow(/Invalid request\.completed v1 data \(event 01937a4c-[\s\S]*usage\.promptTokens/)
+    expect(() => parseEvent(envelope('request.rejected', 1, { ...rejected, reason: 'quota' }))).toThrow(/reason/)
+    expect(() => parseEvent(envelope('request.rejected', 1, { ...rejected, extra: 1 }))).toThrow(/extra/)
+    expect(() => parseEvent({ ...envelope('cache.hit', 1, cacheHit), id: 'not-a-uuid' })).toThrow(/Invalid event envelope[\s\S]*id/)
+    expect(() => parseEvent(envelope('request.completed', 0, { ...completed }))).toThrow(/Invalid request\.completed v0 data/)
+  })
+})
