@@ -1,6 +1,8 @@
 import type { Logger } from 'pino'
 import type { Config } from '../infra/config/config.ts'
+import { join } from 'node:path'
 import { OutboxRelay } from '../events/outbox-relay.ts'
+import { EventPublisher } from '../events/publisher.ts'
 import { appendAuditRecords } from '../projections/audit/audit-trail.ts'
 import { ControlProjector } from '../projections/control/control-projector.ts'
 import { ConfigKeyResolver } from './auth/api-keys.ts'
@@ -11,23 +13,18 @@ import { ADAPTERS } from './providers/registry.ts'
 import type { ProviderAdapter } from './providers/types.ts'
 import { ConfigCredentials } from './proxy/config-credentials.ts'
 import type { UsageMeter } from './proxy/usage.ts'
+import { USAGE_TOPIC, eventMeter } from './proxy/usage-events.ts'
 import { CircuitBreakers } from './routing/circuit-breaker.ts'
 import { ModelRouter } from './routing/models.ts'
 import type { V1RoutesOptions } from './routes/v1.ts'
 import type { MasterKey } from './security/envelope-encryption.ts'
 import { UpstreamClient } from './upstream/client.ts'
 
-/** Until usage events land (issue 5), metered calls are logged: counts and ids, never content. */
-export function loggingMeter(logger: Logger): UsageMeter {
-  return {
-    record: (entry) => logger.info({ metered: { ...entry, latencyMs: Math.round(entry.latencyMs) } }, 'call metered'),
-  }
-}
-
 export interface GatewayParts extends V1RoutesOptions {
   controlPlane: ControlPlane
   projector: ControlProjector
   auth: ControlPlaneAuth
+  publisher: EventPublisher
   /** Starts the background work: the read-model projector, the auth cache's change feed and the outbox relay. */
   start(): Promise<void>
   close(): Promise<void>
@@ -76,6 +73,13 @@ export function createGateway(config: Config, options: GatewayOptions): GatewayP
     ...(options.authPollIntervalMs === undefined ? {} : { pollIntervalMs: options.authPollIntervalMs }),
     onError: (err) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'control-plane auth'),
   })
+  // A durable spool only where the log can be unreachable (Kafka); the in-process log is the database itself.
+  const publisher = new EventPublisher({
+    eventLog: deps.eventLog,
+    topic: USAGE_TOPIC,
+    spoolDir: deps.eventLog.adapter === 'kafka' ? join(config.dataDir === ':memory:' ? '.supergate' : config.dataDir, 'spool') : undefined,
+    logger: logger.child({ component: 'publisher' }),
+  })
   let closed = false
   let relayRetry: NodeJS.Timeout | undefined
   const client = new UpstreamClient(config.upstream)
@@ -89,7 +93,8 @@ export function createGateway(config: Config, options: GatewayOptions): GatewayP
       retries: config.upstream.retries,
     },
     keys: auth,
-    meter: options.meter ?? loggingMeter(logger),
+    meter: options.meter ?? eventMeter(publisher, logger),
+    publisher,
     controlPlane,
     projector,
     auth,
@@ -114,6 +119,8 @@ export function createGateway(config: Config, options: GatewayOptions): GatewayP
       closed = true
       clearTimeout(relayRetry)
       await Promise.allSettled([projector.stop(), auth.stop(), relay?.stop()])
+      // Flushes what the gateway metered; what cannot be delivered stays in the spool for the next start.
+      await publisher.close()
       await client.close()
     },
   }

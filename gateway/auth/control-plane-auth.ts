@@ -124,7 +124,7 @@ export class ControlPlaneAuth implements KeyResolver, CredentialStore {
     for (const row of rows) {
       try {
         const apiKey = openSecret(row.sealed, { tenantId, provider: row.provider, credentialId: row.credential_id }, this.#o.masterKeys())
-        byProvider.set(row.provider, { apiKey, baseUrl: (row.base_url ?? this.#o.baseUrlFor(row.provider as ProviderName)).replace(/\/+$/, '') })
+        byProvider.set(row.provider, { apiKey, baseUrl: (row.base_url ?? this.#o.baseUrlFor(row.provider as ProviderName)).replace(/\/+$/, ''), source: 'byok' })
       } catch (error) {
         // A credential that no longer opens (a master key withdrawn too early) is unusable: calls fall
         // back per the tenant's key mode, and the failure is reported without any key material.

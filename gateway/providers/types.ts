@@ -16,6 +16,8 @@ export interface ProviderCredential {
   apiKey: string
   /** Without a trailing slash, e.g. https://api.anthropic.com/v1 (each adapter documents what it expects). */
   baseUrl: string
+  /** Whose key it is: the gateway's (configuration) or the tenant's own (BYOK); metered with every call. */
+  source?: 'gateway' | 'byok'
 }
 
 export interface CallContext {

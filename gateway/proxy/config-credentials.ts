@@ -13,6 +13,7 @@ export class ConfigCredentials implements CredentialStore {
       if (configured.apiKey === undefined) continue
       this.#credentials.set(adapter.name, {
         apiKey: configured.apiKey,
+        source: 'gateway',
         baseUrl: (configured.baseUrl ?? adapter.defaultBaseUrl).replace(/\/+$/, ''),
       })
     }

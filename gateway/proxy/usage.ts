@@ -1,4 +1,6 @@
+import type { GatewayError } from '../errors.ts'
 import type { NormalizedUsage } from '../providers/types.ts'
+import type { Target } from '../routing/dispatch.ts'
 import type { ChatStream } from './proxy.ts'
 
 /** What one proxied call cost in tokens and time; events (issue 5) are built from these. */
@@ -6,6 +8,11 @@ export interface UsageRecord {
   requestId: string
   tenantId: string
   keyId: string
+  projectId: string | null
+  /** Whose provider key served the call; null when no provider was reached. */
+  keySource: 'gateway' | 'byok' | null
+  /** The status the client received (200 for a stream that started, even if it failed later). */
+  httpStatus: number
   endpoint: 'chat.completions' | 'embeddings' | 'messages'
   /** `provider/model` that served the call (after fallbacks), or the requested model when none did. */
   model: string
@@ -26,9 +33,41 @@ export interface UsageMeter {
   record(entry: UsageRecord): void
 }
 
+export type RecordBase = Pick<UsageRecord, 'requestId' | 'tenantId' | 'keyId' | 'projectId' | 'endpoint' | 'stream' | 'model'>
+
+/** The record of a call answered in one piece. */
+export function completedRecord(base: RecordBase, outcome: { target: Target; usage: NormalizedUsage; attempts: number }, started: number): UsageRecord {
+  return {
+    ...base,
+    model: outcome.target.resolved.qualified,
+    provider: outcome.target.resolved.provider.name,
+    keySource: outcome.target.credential.source ?? 'gateway',
+    httpStatus: 200,
+    outcome: 'completed',
+    usage: outcome.usage,
+    attempts: outcome.attempts,
+    latencyMs: performance.now() - started,
+  }
+}
+
+/** The record of a call that failed before any answer, or whose client went away first. */
+export function failedRecord(base: RecordBase, error: GatewayError, clientGone: boolean, started: number): UsageRecord {
+  return {
+    ...base,
+    provider: undefined,
+    keySource: null,
+    httpStatus: clientGone ? 499 : error.status,
+    outcome: clientGone ? 'client_disconnected' : 'failed',
+    usage: undefined,
+    attempts: 0,
+    latencyMs: performance.now() - started,
+    errorCode: error.code,
+  }
+}
+
 /** The record of a streamed call once its stream has ended, however it ended. */
 export function streamedRecord(
-  base: Pick<UsageRecord, 'requestId' | 'tenantId' | 'keyId' | 'endpoint' | 'stream'>,
+  base: RecordBase,
   stream: ChatStream,
   end: { outcome: UsageRecord['outcome']; started: number; firstAt: number | undefined; errorCode: string | undefined },
 ): UsageRecord {
@@ -36,6 +75,8 @@ export function streamedRecord(
     ...base,
     model: stream.target.resolved.qualified,
     provider: stream.target.resolved.provider.name,
+    keySource: stream.target.credential.source ?? 'gateway',
+    httpStatus: 200,
     outcome: end.outcome,
     usage: stream.usage(),
     attempts: stream.attempts,

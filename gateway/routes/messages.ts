@@ -14,10 +14,10 @@ import type { SseOut } from '../providers/anthropic/inbound/index.ts'
 import { sseFrame } from '../providers/sse.ts'
 import { completeChat, streamChat } from '../proxy/proxy.ts'
 import type { CallInfo } from '../proxy/proxy.ts'
-import { streamedRecord } from '../proxy/usage.ts'
+import { completedRecord, failedRecord, streamedRecord } from '../proxy/usage.ts'
 import type { UsageRecord } from '../proxy/usage.ts'
 import { SseWriter } from './sse-writer.ts'
-import { authenticate, clientGone, fallbackModels } from './v1.ts'
+import { authenticate, baseRecord, clientGone, fallbackModels } from './v1.ts'
 import type { V1RoutesOptions } from './v1.ts'
 
 const frame = (out: SseOut) => sseFrame(out.data, out.event)
@@ -46,15 +46,15 @@ export function messagesRoutes(app: FastifyInstance, options: V1RoutesOptions): 
       const signal = clientGone(request, reply)
       const fallbacks = fallbackModels(request)
       const call: CallInfo = { requestId: request.id, principal, signal, ...(fallbacks === undefined ? {} : { fallbackModels: fallbacks }) }
-      const base = { requestId: request.id, tenantId: principal.tenantId, keyId: principal.keyId, endpoint: 'messages' as const, model: requestedModel, stream: chat.stream === true }
+      const base = baseRecord(request, principal, 'messages', requestedModel, chat.stream === true)
       const fail = (error: unknown): never => {
-        meter.record({ ...base, provider: undefined, outcome: signal.aborted ? 'client_disconnected' : 'failed', usage: undefined, attempts: 0, latencyMs: performance.now() - started, errorCode: toGatewayError(error).code })
+        meter.record(failedRecord(base, toGatewayError(error), signal.aborted, started))
         throw error
       }
 
       if (chat.stream !== true) {
         const outcome = await completeChat(proxy, chat, call).catch(fail)
-        meter.record({ ...base, model: outcome.target.resolved.qualified, provider: outcome.target.resolved.provider.name, outcome: 'completed', usage: outcome.usage, attempts: outcome.attempts, latencyMs: performance.now() - started })
+        meter.record(completedRecord(base, outcome, started))
         return reply
           .header('request-id', request.id)
           .header('x-supergate-provider', outcome.target.resolved.provider.name)

@@ -10,8 +10,8 @@ import { sseFrame } from '../providers/sse.ts'
 import { FALLBACK_HEADER, completeChat, createEmbeddings, streamChat } from '../proxy/proxy.ts'
 import type { CallInfo, ProxyDeps } from '../proxy/proxy.ts'
 import { toCompletionUsage } from '../providers/usage.ts'
-import { streamedRecord } from '../proxy/usage.ts'
-import type { UsageMeter, UsageRecord } from '../proxy/usage.ts'
+import { completedRecord, failedRecord, streamedRecord } from '../proxy/usage.ts'
+import type { RecordBase, UsageMeter, UsageRecord } from '../proxy/usage.ts'
 import { SseWriter } from './sse-writer.ts'
 
 export interface V1RoutesOptions {
@@ -66,8 +66,8 @@ export function authenticate(keys: KeyResolver, request: FastifyRequest): Princi
   return found
 }
 
-function baseRecord(request: FastifyRequest, principal: Principal, endpoint: UsageRecord['endpoint'], model: string, stream: boolean) {
-  return { requestId: request.id, tenantId: principal.tenantId, keyId: principal.keyId, endpoint, model, stream }
+export function baseRecord(request: FastifyRequest, principal: Principal, endpoint: UsageRecord['endpoint'], model: string, stream: boolean): RecordBase {
+  return { requestId: request.id, tenantId: principal.tenantId, keyId: principal.keyId, projectId: principal.projectId ?? null, endpoint, model, stream }
 }
 
 /** The OpenAI-compatible API: chat completions (JSON or SSE), embeddings and the model list. */
@@ -103,14 +103,13 @@ export function v1Routes(app: FastifyInstance, options: V1RoutesOptions): void {
     if (body.stream !== true) {
       try {
         const outcome = await completeChat(proxy, body, call)
-        meter.record({ ...base, model: outcome.target.resolved.qualified, provider: outcome.target.resolved.provider.name, outcome: 'completed', usage: outcome.usage, attempts: outcome.attempts, latencyMs: performance.now() - started })
+        meter.record(completedRecord(base, outcome, started))
         return reply
           .header('x-supergate-provider', outcome.target.resolved.provider.name)
           .header('x-supergate-model', outcome.target.resolved.qualified)
           .send(outcome.completion)
       } catch (error) {
-        const gatewayError = toGatewayError(error)
-        meter.record({ ...base, provider: undefined, outcome: signal.aborted ? 'client_disconnected' : 'failed', usage: undefined, attempts: 0, latencyMs: performance.now() - started, errorCode: gatewayError.code })
+        meter.record(failedRecord(base, toGatewayError(error), signal.aborted, started))
         throw error
       }
     }
@@ -119,7 +118,7 @@ export function v1Routes(app: FastifyInstance, options: V1RoutesOptions): void {
     try {
       stream = await streamChat(proxy, body, call)
     } catch (error) {
-      meter.record({ ...base, provider: undefined, outcome: 'failed', usage: undefined, attempts: 0, latencyMs: performance.now() - started, errorCode: toGatewayError(error).code })
+      meter.record(failedRecord(base, toGatewayError(error), signal.aborted, started))
       throw error
     }
     // From here the gateway writes the response itself, frame by frame.
@@ -174,10 +173,10 @@ export function v1Routes(app: FastifyInstance, options: V1RoutesOptions): void {
     const base = baseRecord(request, principal, 'embeddings', body.model, false)
     try {
       const outcome = await createEmbeddings(proxy, body, { requestId: request.id, principal, signal, ...(fallbacks === undefined ? {} : { fallbackModels: fallbacks }) })
-      meter.record({ ...base, model: outcome.target.resolved.qualified, provider: outcome.target.resolved.provider.name, outcome: 'completed', usage: outcome.usage, attempts: outcome.attempts, latencyMs: performance.now() - started })
+      meter.record(completedRecord(base, outcome, started))
       return reply.header('x-supergate-provider', outcome.target.resolved.provider.name).send(outcome.response)
     } catch (error) {
-      meter.record({ ...base, provider: undefined, outcome: signal.aborted ? 'client_disconnected' : 'failed', usage: undefined, attempts: 0, latencyMs: performance.now() - started, errorCode: toGatewayError(error).code })
+      meter.record(failedRecord(base, toGatewayError(error), signal.aborted, started))
       throw error
     }
   })
