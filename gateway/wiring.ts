@@ -1,10 +1,14 @@
 import type { Logger } from 'pino'
 import type { Config } from '../infra/config/config.ts'
 import { join } from 'node:path'
+import { CONTROL_TOPIC } from '../events/envelope.ts'
 import { OutboxRelay } from '../events/outbox-relay.ts'
 import { EventPublisher } from '../events/publisher.ts'
 import { appendAuditRecords } from '../projections/audit/audit-trail.ts'
+import { balancesProjection } from '../projections/balances/balances-projection.ts'
+import { budgetsProjection } from '../projections/budgets/budgets-projection.ts'
 import { ControlProjector } from '../projections/control/control-projector.ts'
+import { ProjectionRunner } from '../projections/runner/projection-runner.ts'
 import { ConfigKeyResolver } from './auth/api-keys.ts'
 import { ControlPlaneAuth } from './auth/control-plane-auth.ts'
 import { ControlPlane } from './control/control-plane.ts'
@@ -25,6 +29,7 @@ export interface GatewayParts extends V1RoutesOptions {
   projector: ControlProjector
   auth: ControlPlaneAuth
   publisher: EventPublisher
+  runners: ProjectionRunner[]
   /** Starts the background work: the read-model projector, the auth cache's change feed and the outbox relay. */
   start(): Promise<void>
   close(): Promise<void>
@@ -80,8 +85,25 @@ export function createGateway(config: Config, options: GatewayOptions): GatewayP
     spoolDir: deps.eventLog.adapter === 'kafka' ? join(config.dataDir === ':memory:' ? '.supergate' : config.dataDir, 'spool') : undefined,
     logger: logger.child({ component: 'publisher' }),
   })
+  // Spend projections follow both topics: credits arrive with the control events, spend with the usage events.
+  const runners = [
+    { name: 'balances', projection: balancesProjection },
+    { name: 'budgets', projection: budgetsProjection },
+  ].map(
+    ({ name, projection }) =>
+      new ProjectionRunner({
+        name,
+        eventLog: deps.eventLog,
+        sql: deps.sql,
+        topics: [CONTROL_TOPIC, USAGE_TOPIC],
+        projection,
+        onError: (err, context) => logger.error({ err, ...context }, 'projection batch failed; it is delivered again'),
+      }),
+  )
   let closed = false
   let relayRetry: NodeJS.Timeout | undefined
+  let runnersRetry: NodeJS.Timeout | undefined
+  const started = new Set<ProjectionRunner>()
   const client = new UpstreamClient(config.upstream)
   const router = new ModelRouter({ adapters, aliases: config.modelAliases, isAvailable: (p, principal) => auth.has(p, principal) })
   return {
@@ -95,6 +117,7 @@ export function createGateway(config: Config, options: GatewayOptions): GatewayP
     keys: auth,
     meter: options.meter ?? eventMeter(publisher, logger),
     publisher,
+    runners,
     controlPlane,
     projector,
     auth,
@@ -113,11 +136,32 @@ export function createGateway(config: Config, options: GatewayOptions): GatewayP
         }
       }
       void startRelay()
+      // Projections need their topics; with Kafka unreachable they start once it answers.
+      const startRunners = async (): Promise<void> => {
+        if (closed) return
+        try {
+          await deps.eventLog.ensureTopics([
+            { name: CONTROL_TOPIC, partitions: 3 },
+            { name: USAGE_TOPIC, partitions: 3 },
+          ])
+          for (const runner of runners) {
+            if (started.has(runner)) continue
+            await runner.start()
+            started.add(runner)
+          }
+        } catch (err) {
+          logger.error({ err }, 'projections could not start; retrying in 5 s')
+          runnersRetry = setTimeout(() => void startRunners(), 5_000)
+        }
+      }
+      void startRunners()
       return Promise.resolve()
     },
     close: async () => {
       closed = true
       clearTimeout(relayRetry)
+      clearTimeout(runnersRetry)
+      await Promise.allSettled(runners.map((r) => r.stop()))
       await Promise.allSettled([projector.stop(), auth.stop(), relay?.stop()])
       // Flushes what the gateway metered; what cannot be delivered stays in the spool for the next start.
       await publisher.close()

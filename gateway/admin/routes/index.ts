@@ -1,5 +1,6 @@
 import { alertRuleRoutes } from './alert-rules.ts'
 import { auditRoutes } from './audit.ts'
+import { balanceRoutes } from './balance.ts'
 import { budgetRoutes } from './budgets.ts'
 import { credentialRoutes } from './credentials.ts'
 import { creditRoutes } from './credits.ts'
@@ -17,6 +18,7 @@ export const ADMIN_ROUTES = [
   ...keyRoutes,
   ...credentialRoutes,
   ...creditRoutes,
+  ...balanceRoutes,
   ...budgetRoutes,
   ...alertRuleRoutes,
   ...priceOverrideRoutes,

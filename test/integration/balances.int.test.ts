@@ -1,0 +1,79 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { FastifyInstance } from 'fastify'
+import { InProcessEventLog } from '../../events/in-process-event-log.ts'
+import { SqlEventStore } from '../../events/sql-event-store.ts'
+import { buildApp } from '../../gateway/app.ts'
+import type { Dependencies } from '../../gateway/dependencies.ts'
+import { MemoryRateLimiter } from '../../gateway/limits/memory-rate-limiter.ts'
+import { createGateway } from '../../gateway/wiring.ts'
+import type { GatewayParts } from '../../gateway/wiring.ts'
+import { ClickHouseAnalyticsStore } from '../../infra/clickhouse/clickhouse-analytics-store.ts'
+import { loadConfig } from '../../infra/config/config.ts'
+import { migrate } from '../../infra/postgres/migrate.ts'
+import { createLogger } from '../../infra/telemetry/logger.ts'
+import { startMock } from '../mocks/mock-server.ts'
+import type { RunningMock } from '../mocks/mock-server.ts'
+import { openAiMock } from '../mocks/openai.ts'
+import { openPglite } from '../support/sql.ts'
+import type { OpenedSqlStore } from '../support/sql.ts'
+
+/**
+ * The whole path as the embedded gateway runs it: a credit grant (control event → outbox → control topic)
+ * and priced calls (usage events) arrive at the balances and budgets projections, read over the admin API.
+ */
+const ADMIN = 'sg-admin-balances-test-token-00000000001'
+let opened: OpenedSqlStore
+let mock: RunningMock
+let gateway: GatewayParts
+let app: FastifyInstance
+
+beforeAll(async () => {
+  opened = await openPglite()
+  await migrate(opened.store)
+  mock = await startMock(openAiMock())
+  const deps: Dependencies = {
+    sql: opened.store,
+    eventStore: new SqlEventStore(opened.store),
+    eventLog: new InProcessEventLog(opened.store, { pollIntervalMs: 20 }),
+    rateLimiter: new MemoryRateLimiter(),
+    analytics: await ClickHouseAnalyticsStore.open({ chdbPath: ':memory:' }),
+  }
+  const config = loadConfig({ SUPERGATE_ADMIN_TOKEN: ADMIN, SUPERGATE_OPENAI_API_KEY: 'upstream', SUPERGATE_OPENAI_BASE_URL: `${mock.url}/v1` })
+  const logger = createLogger({ level: 'silent' })
+  gateway = createGateway(config, { logger, deps, adminToken: ADMIN, masterKeys: [{ version: 1, key: Buffer.alloc(32, 3) }] })
+  await gateway.start()
+  app = buildApp({ deps, logger, gateway, admin: { controlPlane: gateway.controlPlane, keys: gateway.keys, sql: deps.sql } })
+})
+
+afterAll(async () => {
+  await app.close()
+  await gateway.close()
+  await mock.close()
+  await opened.dispose()
+})
+
+const call = async (method: 'GET' | 'POST' | 'PUT', url: string, token: string, payload?: object) => {
+  const response = await app.inject({ method, url, headers: { authorization: `Bearer ${token}` }, ...(payload === undefined ? {} : { payload }) })
+  return { status: response.statusCode, json: response.json<Record<string, unknown>>() }
+}
+
+describe('balances and budgets from events', () => {
+  it('shows credits minus the exact cost of every call, per tenant, project and budget', async () => {
+    const tenant = String((await call('POST', '/admin/v1/tenants', ADMIN, { name: 'Balances' })).json.id)
+    const project = String((await call('POST', `/admin/v1/tenants/${tenant}/projects`, ADMIN, { name: 'web' })).json.id)
+    const key = String((await call('POST', `/admin/v1/tenants/${tenant}/keys`, ADMIN, { name: 'app', role: 'developer', projectId: project })).json.key)
+    expect((await call('POST', `/admin/v1/tenants/${tenant}/credits`, ADMIN, { amountMicroUsd: 1_000_000 })).status).toBe(201)
+    expect((await call('PUT', `/admin/v1/tenants/${tenant}/budgets/${encodeURIComponent(`project:${project}`)}`, ADMIN, { period: 'day', limitMicroUsd: 100 })).status).toBe(200)
+
+    for (let i = 0; i < 3; i++) {
+      const answer = await call('POST', '/v1/chat/completions', key, { model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'Hello' }] })
+      expect(answer.status).toBe(200)
+    }
+    // Each call: 19 input + 10 output tokens of gpt-4o-mini = 9 µUSD (see usage-events.int.test.ts).
+    await expect
+      .poll(async () => (await call('GET', `/admin/v1/tenants/${tenant}/balance`, ADMIN)).json, { timeout: 10_000 })
+      .toEqual({ balanceMicroUsd: 1_000_000 - 27, creditedMicroUsd: 1_000_000, spentMicroUsd: 27, projects: [{ projectId: project, spentMicroUsd: 27 }] })
+    const budgets = await call('GET', `/admin/v1/tenants/${tenant}/budgets/status`, key)
+    expect(budgets.json.data).toEqual([{ scope: `project:${project}`, period: 'day', limitMicroUsd: 100, spentMicroUsd: 27, remainingMicroUsd: 73 }])
+  })
+})
