@@ -107,6 +107,8 @@ export const COMMANDS: readonly CliCommand[] = [
     flags: [tenant, s('amount-micro-usd', 'body', 'amountMicroUsd', true, 'integer'), s('reason', 'body', 'reason')],
   },
   { name: 'credits list', summary: 'List credit grants', method: 'GET', path: '/tenants/{tenantId}/credits', flags: [tenant] },
+  { name: 'balance', summary: 'Credits minus spend, per tenant and project', method: 'GET', path: '/tenants/{tenantId}/balance', flags: [tenant] },
+  { name: 'budgets status', summary: "Each budget with this period's spend", method: 'GET', path: '/tenants/{tenantId}/budgets/status', flags: [tenant] },
   {
     name: 'budgets set',
     summary: 'Set a budget (scope: tenant, project:<id> or key:<id>)',
