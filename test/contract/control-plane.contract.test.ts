@@ -100,7 +100,7 @@ describe.each(sqlAdapters(inject('services').databaseUrl))('control plane on $na
     await plane.updateTenant(tenantA, { keyMode: 'byok_with_fallback' }, ctx)
     await auth.refresh()
     await auth.authenticate(key.key)
-    expect(auth.credentialFor('anthropic', principalA)).toEqual({ apiKey: `sk-ant-secret-of-${tenantA}`, baseUrl: 'https://api.anthropic.example/v1' })
+    expect(auth.credentialFor('anthropic', principalA)).toEqual({ apiKey: `sk-ant-secret-of-${tenantA}`, baseUrl: 'https://api.anthropic.example/v1', source: 'byok' })
     expect(auth.credentialFor('openai', principalA)).toEqual(gatewayCredential)
 
     await plane.updateTenant(tenantA, { keyMode: 'byok_only' }, ctx)
