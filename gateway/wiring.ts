@@ -115,7 +115,7 @@ export function createGateway(config: Config, options: GatewayOptions): GatewayP
       retries: config.upstream.retries,
     },
     keys: auth,
-    meter: options.meter ?? eventMeter(publisher, logger),
+    meter: options.meter ?? eventMeter(publisher, logger, (tenantId, model) => auth.priceOverride(tenantId, model)),
     publisher,
     runners,
     controlPlane,

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { SqlStore } from '../../infra/postgres/sql-store.ts'
 import type { Role } from '../control/roles.ts'
+import type { PriceOverride } from '../control/settings.ts'
 import type { KeyMode } from '../control/tenancy.ts'
 import type { ProviderCredential, ProviderName } from '../providers/types.ts'
 import type { CredentialStore } from '../proxy/proxy.ts'
@@ -25,6 +26,8 @@ interface KeyRow {
 interface TenantCredentials {
   keyMode: KeyMode
   byProvider: Map<string, ProviderCredential>
+  /** Per-model price overrides and markup, by `provider/model`. */
+  prices: Map<string, PriceOverride>
 }
 
 const KEY_FORMAT = /^sg_([A-Za-z0-9]{12})_[A-Za-z0-9]{43}$/
@@ -109,14 +112,15 @@ export class ControlPlaneAuth implements KeyResolver, CredentialStore {
 
   async #loadTenant(tenantId: string): Promise<void> {
     if (this.#tenants.has(tenantId)) return
-    const { mode, rows } = await this.#o.sql.transaction(
+    const { mode, rows, prices } = await this.#o.sql.transaction(
       async (tx) => {
         await tx.query('SET LOCAL ROLE supergate_app')
         const tenant = await tx.query<{ key_mode: KeyMode }>('SELECT key_mode FROM tenants WHERE id = $1', [tenantId])
         const creds = await tx.query<{ provider: string; credential_id: string; sealed: SealedSecret; base_url: string | null }>(
           'SELECT provider, credential_id, sealed, base_url FROM provider_credentials',
         )
-        return { mode: tenant.rows[0]?.key_mode ?? 'gateway', rows: creds.rows }
+        const overrides = await tx.query<{ model: string; price: PriceOverride }>('SELECT model, price FROM price_overrides')
+        return { mode: tenant.rows[0]?.key_mode ?? 'gateway', rows: creds.rows, prices: new Map(overrides.rows.map((r) => [r.model, r.price])) }
       },
       { tenantId },
     )
@@ -131,7 +135,7 @@ export class ControlPlaneAuth implements KeyResolver, CredentialStore {
         this.#o.onError?.(error)
       }
     }
-    this.#tenants.set(tenantId, { keyMode: mode, byProvider })
+    this.#tenants.set(tenantId, { keyMode: mode, byProvider, prices })
   }
 
   credentialFor(provider: ProviderName, principal: Principal): ProviderCredential | undefined {
@@ -147,6 +151,11 @@ export class ControlPlaneAuth implements KeyResolver, CredentialStore {
       case 'gateway':
         return gateway
     }
+  }
+
+  /** The tenant's price override for a model, if any (cached with the tenant, like its credentials). */
+  priceOverride(tenantId: string, model: string): PriceOverride | undefined {
+    return this.#tenants.get(tenantId)?.prices.get(model)
   }
 
   has(provider: ProviderName, principal: Principal): boolean {
@@ -165,7 +174,7 @@ export class ControlPlaneAuth implements KeyResolver, CredentialStore {
     const touched = await this.#o.sql.query<{ type: string; tenant_id: string | null; key_id: string | null }>(
       `SELECT type, data->>'tenantId' AS tenant_id, data->>'keyId' AS key_id FROM event_store_events
        WHERE global_position > $1 AND global_position <= $2
-         AND (type LIKE 'apikey.%' OR type LIKE 'credential.%' OR type LIKE 'tenant.%')`,
+         AND (type LIKE 'apikey.%' OR type LIKE 'credential.%' OR type LIKE 'tenant.%' OR type LIKE 'price_override.%')`,
       [this.#position, position],
     )
     for (const event of touched.rows) {

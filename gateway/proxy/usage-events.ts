@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
 import { buildEvent } from '../../events/catalogue/registry.ts'
 import type { EventPublisher } from '../../events/publisher.ts'
+import type { PriceOverride } from '../control/settings.ts'
 import { costMicroUsd } from '../pricing/cost.ts'
 import type { UsageMeter, UsageRecord } from './usage.ts'
 
@@ -25,7 +26,11 @@ function rejectionReason(entry: UsageRecord): 'auth' | 'rate_limit' | 'budget' |
   return 'validation'
 }
 
-export function eventMeter(publisher: EventPublisher, logger: Logger): UsageMeter {
+export function eventMeter(
+  publisher: EventPublisher,
+  logger: Logger,
+  priceOverride: (tenantId: string, model: string) => PriceOverride | undefined = () => undefined,
+): UsageMeter {
   const record = (entry: UsageRecord): void => {
     const meta = { tenantId: entry.tenantId, correlationId: entry.requestId, actor: { type: 'key' as const, id: entry.keyId } }
     const reason = rejectionReason(entry)
@@ -54,7 +59,7 @@ export function eventMeter(publisher: EventPublisher, logger: Logger): UsageMete
     const model = QUALIFIED.test(entry.model) ? entry.model : `unresolved/${entry.model}`
     let priced: ReturnType<typeof costMicroUsd>
     try {
-      priced = costMicroUsd(model, usage)
+      priced = costMicroUsd(model, usage, priceOverride(entry.tenantId, model))
     } catch (err) {
       // Inconsistent usage from a provider must not lose the event: it is recorded unpriced, and logged.
       logger.error({ err, requestId: entry.requestId }, 'could not price a call; recorded at 0')

@@ -76,4 +76,18 @@ describe('balances and budgets from events', () => {
     const budgets = await call('GET', `/admin/v1/tenants/${tenant}/budgets/status`, key)
     expect(budgets.json.data).toEqual([{ scope: `project:${project}`, period: 'day', limitMicroUsd: 100, spentMicroUsd: 27, remainingMicroUsd: 73 }])
   })
+
+  it("prices a tenant's calls with its own price override and markup", async () => {
+    const tenant = String((await call('POST', '/admin/v1/tenants', ADMIN, { name: 'Marked up' })).json.id)
+    const key = String((await call('POST', `/admin/v1/tenants/${tenant}/keys`, ADMIN, { name: 'app', role: 'developer' })).json.key)
+    // 100% markup on the table price: 8.85 µUSD × 2 = 17.7 → 18 µUSD a call.
+    const set = await call('PUT', `/admin/v1/tenants/${tenant}/price-overrides/${encodeURIComponent('openai/gpt-4o-mini')}`, ADMIN, { markupBasisPoints: 10_000 })
+    expect(set.status).toBe(200)
+    // Gateways pick control changes up within their poll interval (200 ms).
+    await new Promise((r) => setTimeout(r, 400))
+    for (let i = 0; i < 2; i++) {
+      expect((await call('POST', '/v1/chat/completions', key, { model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'Hello' }] })).status).toBe(200)
+    }
+    await expect.poll(async () => (await call('GET', `/admin/v1/tenants/${tenant}/balance`, ADMIN)).json.spentMicroUsd, { timeout: 10_000 }).toBe(36)
+  })
 })
