@@ -5,6 +5,8 @@ import { CONTROL_TOPIC } from '../events/envelope.ts'
 import { OutboxRelay } from '../events/outbox-relay.ts'
 import { EventPublisher } from '../events/publisher.ts'
 import { appendAuditRecords } from '../projections/audit/audit-trail.ts'
+import { alertsProjection } from '../projections/alerts/alerts-projection.ts'
+import { WebhookDispatcher, webhookSecret } from '../projections/alerts/webhooks.ts'
 import { balancesProjection } from '../projections/balances/balances-projection.ts'
 import { budgetsProjection } from '../projections/budgets/budgets-projection.ts'
 import { ControlProjector } from '../projections/control/control-projector.ts'
@@ -89,6 +91,7 @@ export function createGateway(config: Config, options: GatewayOptions): GatewayP
   const runners = [
     { name: 'balances', projection: balancesProjection },
     { name: 'budgets', projection: budgetsProjection },
+    { name: 'alerts', projection: alertsProjection },
   ].map(
     ({ name, projection }) =>
       new ProjectionRunner({
@@ -100,6 +103,17 @@ export function createGateway(config: Config, options: GatewayOptions): GatewayP
         onError: (err, context) => logger.error({ err, ...context }, 'projection batch failed; it is delivered again'),
       }),
   )
+  // Webhooks are signed with a per-tenant secret derived from the newest master key (rotating it changes them).
+  const newestMasterKey = () => [...masterKeys()].sort((a, b) => b.version - a.version)[0]
+  const webhooks = new WebhookDispatcher({
+    sql: deps.sql,
+    secretFor: (tenantId) => {
+      const key = newestMasterKey()
+      if (key === undefined) throw new Error('No master key is configured (SUPERGATE_MASTER_KEY)')
+      return webhookSecret(key.key, tenantId)
+    },
+    onError: (err) => logger.error({ err }, 'webhook dispatch failed; retrying'),
+  })
   let closed = false
   let relayRetry: NodeJS.Timeout | undefined
   let runnersRetry: NodeJS.Timeout | undefined
@@ -155,6 +169,7 @@ export function createGateway(config: Config, options: GatewayOptions): GatewayP
         }
       }
       void startRunners()
+      webhooks.start()
       return Promise.resolve()
     },
     close: async () => {
@@ -163,6 +178,7 @@ export function createGateway(config: Config, options: GatewayOptions): GatewayP
       clearTimeout(runnersRetry)
       await Promise.allSettled(runners.map((r) => r.stop()))
       await Promise.allSettled([projector.stop(), auth.stop(), relay?.stop()])
+      await webhooks.stop()
       // Flushes what the gateway metered; what cannot be delivered stays in the spool for the next start.
       await publisher.close()
       await client.close()

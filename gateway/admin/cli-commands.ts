@@ -140,6 +140,15 @@ export const COMMANDS: readonly CliCommand[] = [
   },
   { name: 'alert-rules list', summary: 'List alert rules', method: 'GET', path: '/tenants/{tenantId}/alert-rules', flags: [tenant] },
   { name: 'alert-rules delete', summary: 'Delete an alert rule', method: 'DELETE', path: '/tenants/{tenantId}/alert-rules/{ruleId}', flags: [tenant, s('rule', 'path', 'ruleId', true)] },
+  { name: 'alerts list', summary: 'The alerts that fired, newest first', method: 'GET', path: '/tenants/{tenantId}/alerts', flags: [tenant, s('limit', 'query', 'limit', false, 'integer')] },
+  {
+    name: 'webhooks deliveries',
+    summary: 'The alert webhook delivery log, newest first',
+    method: 'GET',
+    path: '/tenants/{tenantId}/webhook-deliveries',
+    flags: [tenant, s('limit', 'query', 'limit', false, 'integer')],
+  },
+  { name: 'webhooks secret', summary: 'The secret that verifies the tenant’s alert webhooks', method: 'GET', path: '/tenants/{tenantId}/webhook-secret', flags: [tenant] },
   {
     name: 'price-overrides set',
     summary: "Override a model's price for a tenant",

@@ -5,6 +5,7 @@ import type { EventStore } from '../../events/event-store.ts'
 import { uuidv7 } from '../../events/ids.ts'
 import type { SqlExecutor, SqlStore } from '../../infra/postgres/sql-store.ts'
 import type { ControlProjector } from '../../projections/control/control-projector.ts'
+import { webhookSecret } from '../../projections/alerts/webhooks.ts'
 import { maskSecret, rewrapSecret, sealSecret } from '../security/envelope-encryption.ts'
 import type { MasterKey, SealedSecret } from '../security/envelope-encryption.ts'
 import { DomainError, fold } from './decider.ts'
@@ -211,6 +212,16 @@ export class ControlPlane {
       rewrapped++
     }
     return { rewrapped }
+  }
+
+  /**
+   * The secret a tenant's webhook receivers verify signatures with: derived from the newest master key,
+   * so rotating the master key changes it (receivers must then be given the new one).
+   */
+  webhookSecret(tenantId: string): string {
+    const newest = [...this.#o.masterKeys()].sort((a, b) => b.version - a.version)[0]
+    if (newest === undefined) throw new DomainError('invalid', 'No master key is configured (SUPERGATE_MASTER_KEY): webhooks cannot be signed')
+    return webhookSecret(newest.key, tenantId)
   }
 
   async grantCredits(tenantId: string, input: { amountMicroUsd: number; reason: string | null }, ctx: CommandContext): Promise<{ id: string; amountMicroUsd: number }> {

@@ -1,4 +1,7 @@
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { verifyWebhook } from '../../projections/alerts/webhooks.ts'
 import type { FastifyInstance } from 'fastify'
 import { InProcessEventLog } from '../../events/in-process-event-log.ts'
 import { SqlEventStore } from '../../events/sql-event-store.ts'
@@ -75,6 +78,46 @@ describe('balances and budgets from events', () => {
       .toEqual({ balanceMicroUsd: 1_000_000 - 27, creditedMicroUsd: 1_000_000, spentMicroUsd: 27, projects: [{ projectId: project, spentMicroUsd: 27 }] })
     const budgets = await call('GET', `/admin/v1/tenants/${tenant}/budgets/status`, key)
     expect(budgets.json.data).toEqual([{ scope: `project:${project}`, period: 'day', limitMicroUsd: 100, spentMicroUsd: 27, remainingMicroUsd: 73 }])
+  })
+
+  it('fires a spend alert once, as a signed webhook, when a call crosses its threshold', async () => {
+    const received: { body: string; signature: string; at: number }[] = []
+    const receiver = createServer((req, res) => {
+      let body = ''
+      req.on('data', (c: Buffer) => (body += c.toString()))
+      req.on('end', () => {
+        received.push({ body, signature: String(req.headers['supergate-signature']), at: performance.now() })
+        res.writeHead(204).end()
+      })
+    })
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r))
+    const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`
+    try {
+      const tenant = String((await call('POST', '/admin/v1/tenants', ADMIN, { name: 'Alerted' })).json.id)
+      const key = String((await call('POST', `/admin/v1/tenants/${tenant}/keys`, ADMIN, { name: 'app', role: 'developer' })).json.key)
+      const rule = await call('POST', `/admin/v1/tenants/${tenant}/alert-rules`, ADMIN, { kind: 'absolute_spend', scope: 'tenant', threshold: 10, period: 'day', webhookUrl: url })
+      expect(rule.status).toBe(201)
+      const secret = String((await call('GET', `/admin/v1/tenants/${tenant}/webhook-secret`, ADMIN)).json.secret)
+      const ask = () => call('POST', '/v1/chat/completions', key, { model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'Hello' }] })
+      expect((await ask()).status).toBe(200)
+      await new Promise((r) => setTimeout(r, 300))
+      expect(received).toHaveLength(0)
+      // 9 µUSD, then 18: this call crosses 10.
+      const crossingAt = performance.now()
+      expect((await ask()).status).toBe(200)
+      await expect.poll(() => received.length, { timeout: 10_000 }).toBe(1)
+      console.error(`[alerts] threshold-crossing request → webhook received in ${(received[0]!.at - crossingAt).toFixed(0)} ms`)
+      for (let i = 0; i < 3; i++) expect((await ask()).status).toBe(200)
+      await new Promise((r) => setTimeout(r, 500))
+      expect(received).toHaveLength(1)
+      const hook = received[0]!
+      expect(verifyWebhook(secret, hook.signature, hook.body, Math.floor(Date.now() / 1000))).toBe(true)
+      expect(JSON.parse(hook.body)).toMatchObject({ type: 'alert.triggered', tenantId: tenant, threshold: 10, spentMicroUsd: 18 })
+      const deliveries = await call('GET', `/admin/v1/tenants/${tenant}/webhook-deliveries`, ADMIN)
+      expect(deliveries.json.data).toMatchObject([{ status: 'delivered', attempts: 1 }])
+    } finally {
+      await new Promise((r) => receiver.close(r))
+    }
   })
 
   it("prices a tenant's calls with its own price override and markup", async () => {

@@ -1,4 +1,5 @@
 import { alertRuleRoutes } from './alert-rules.ts'
+import { alertRoutes } from './alerts.ts'
 import { auditRoutes } from './audit.ts'
 import { balanceRoutes } from './balance.ts'
 import { budgetRoutes } from './budgets.ts'
@@ -21,6 +22,7 @@ export const ADMIN_ROUTES = [
   ...balanceRoutes,
   ...budgetRoutes,
   ...alertRuleRoutes,
+  ...alertRoutes,
   ...priceOverrideRoutes,
   ...auditRoutes,
 ]
