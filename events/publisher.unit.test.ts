@@ -4,9 +4,9 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Envelope } from './envelope.ts'
 import type { EventLog, LogMessage } from './event-log.ts'
-import { uuidv7 } from './ids.ts'
 import { EventPublisher } from './publisher.ts'
 import type { EventPublisherOptions, PublisherLogger } from './publisher.ts'
+import { usageEvent, waitFor } from '../test/support/events.ts'
 
 const TOPIC = 'supergate.usage.v1'
 
@@ -55,28 +55,8 @@ function captureLogger(): PublisherLogger & { lines: string[] } {
 }
 
 let seq = 0
-function usageEvent(tenantId: string): Envelope {
-  seq++
-  return {
-    id: uuidv7(),
-    type: 'request.completed',
-    version: 1,
-    tenantId,
-    occurredAt: new Date().toISOString(),
-    correlationId: `req_${seq}`,
-    causationId: null,
-    actor: { type: 'key', id: 'key_1' },
-    data: { seq },
-  }
-}
+const nextEvent = (tenantId: string): Envelope => usageEvent(tenantId, ++seq)
 
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 5))
-  }
-}
 
 const dirs: string[] = []
 const publishers: EventPublisher[] = []
@@ -103,7 +83,7 @@ describe('EventPublisher', () => {
   it('appends batches keyed by tenant with the event type and id as headers, by count and by linger time', async () => {
     const log = new FakeEventLog()
     const p = publisher({ eventLog: log, spoolDir: undefined, maxBatch: 3, lingerMs: 20 })
-    const events = [usageEvent('acme'), usageEvent('globex'), usageEvent('acme'), usageEvent('acme')]
+    const events = [nextEvent('acme'), nextEvent('globex'), nextEvent('acme'), nextEvent('acme')]
     for (const e of events) p.publish(e)
     // Three fill a batch at once; the fourth goes after the linger time, without a flush.
     await waitFor(() => log.appended.length === 4, 'both batches')
@@ -117,7 +97,7 @@ describe('EventPublisher', () => {
   it('never throws to the caller: an invalid envelope is refused, counted and logged', () => {
     const logger = captureLogger()
     const p = publisher({ eventLog: new FakeEventLog(), spoolDir: undefined, logger })
-    expect(() => p.publish({ ...usageEvent('acme'), id: 'not-a-uuid' })).not.toThrow()
+    expect(() => p.publish({ ...nextEvent('acme'), id: 'not-a-uuid' })).not.toThrow()
     expect(p.stats().rejectedEvents).toBe(1)
     expect(logger.lines.join('\n')).toMatch(/invalid envelope/)
   })
@@ -127,7 +107,7 @@ describe('EventPublisher', () => {
     const log = new FakeEventLog()
     log.mode = 'down'
     const p = publisher({ eventLog: log, spoolDir: dir, maxBatch: 4, lingerMs: 1 })
-    const events = Array.from({ length: 10 }, (_, i) => usageEvent(i % 2 === 0 ? 'acme' : 'globex'))
+    const events = Array.from({ length: 10 }, (_, i) => nextEvent(i % 2 === 0 ? 'acme' : 'globex'))
     for (const e of events.slice(0, 6)) p.publish(e)
     await p.flush()
     for (const e of events.slice(6)) p.publish(e)
@@ -138,7 +118,7 @@ describe('EventPublisher', () => {
     expect(onDisk.trim().split('\n').map((l) => (JSON.parse(l) as Envelope).id)).toEqual(events.map((e) => e.id))
 
     log.mode = 'up'
-    const later = usageEvent('acme')
+    const later = nextEvent('acme')
     p.publish(later)
     await waitFor(() => p.stats().delivered === 11, 'the replay and the newer event')
     expect(log.ids()).toEqual([...events, later].map((e) => e.id))
@@ -151,14 +131,14 @@ describe('EventPublisher', () => {
     const down = new FakeEventLog()
     down.mode = 'down'
     const first = publisher({ eventLog: down, spoolDir: dir }, false)
-    const old = [usageEvent('acme'), usageEvent('acme'), usageEvent('globex')]
+    const old = [nextEvent('acme'), nextEvent('acme'), nextEvent('globex')]
     for (const e of old) first.publish(e)
     await first.close()
     expect(await segmentFiles(dir)).not.toEqual([])
 
     const log = new FakeEventLog()
     const second = publisher({ eventLog: log, spoolDir: dir })
-    const fresh = [usageEvent('acme'), usageEvent('globex')]
+    const fresh = [nextEvent('acme'), nextEvent('globex')]
     for (const e of fresh) second.publish(e)
     await waitFor(() => second.stats().delivered === 5, 'old and new events')
     expect(log.ids()).toEqual([...old, ...fresh].map((e) => e.id))
@@ -171,7 +151,7 @@ describe('EventPublisher', () => {
     down.mode = 'down'
     // Crashed: never closed, and its back-off is long enough that it never touches the spool again.
     const crashed = publisher({ eventLog: down, spoolDir: dir, retryInitialMs: 600_000, retryMaxMs: 600_000 }, false)
-    const events = Array.from({ length: 7 }, (_, i) => usageEvent(`tenant-${i % 3}`))
+    const events = Array.from({ length: 7 }, (_, i) => nextEvent(`tenant-${i % 3}`))
     for (const e of events) crashed.publish(e)
     await crashed.flush()
     expect(crashed.stats().spooledEvents).toBe(7)
@@ -187,10 +167,10 @@ describe('EventPublisher', () => {
     const log = new FakeEventLog()
     log.mode = 'hang'
     const p = publisher({ eventLog: log, spoolDir: dir, appendTimeoutMs: 30, lingerMs: 1 })
-    const events = [usageEvent('acme'), usageEvent('acme')]
+    const events = [nextEvent('acme'), nextEvent('acme')]
     for (const e of events) p.publish(e)
     await waitFor(() => p.stats().spooledEvents === 2, 'the timed-out batch to be spooled')
-    const more = usageEvent('acme')
+    const more = nextEvent('acme')
     p.publish(more)
     await p.flush()
     log.mode = 'up'
@@ -206,7 +186,7 @@ describe('EventPublisher', () => {
     log.mode = 'down'
     const logger = captureLogger()
     const reports: number[] = []
-    const events = Array.from({ length: 5 }, () => usageEvent('acme'))
+    const events = Array.from({ length: 5 }, () => nextEvent('acme'))
     const fiveFit = events.reduce((sum, e) => sum + Buffer.byteLength(JSON.stringify(e)) + 1, 0) + 10
     const p = publisher({
       eventLog: log,
@@ -220,7 +200,7 @@ describe('EventPublisher', () => {
     await p.flush()
     expect(p.stats()).toMatchObject({ spooledEvents: 5, queued: 0, droppedEvents: 0 })
 
-    const more = Array.from({ length: 10 }, () => usageEvent('acme'))
+    const more = Array.from({ length: 10 }, () => nextEvent('acme'))
     for (const e of more) p.publish(e)
     await p.flush()
     expect(p.stats()).toMatchObject({ spooledEvents: 5, queued: 5, droppedEvents: 5 })
@@ -239,7 +219,7 @@ describe('EventPublisher', () => {
     const log = new FakeEventLog()
     log.mode = 'down'
     const p = publisher({ eventLog: log, spoolDir: undefined, maxBatch: 2, lingerMs: 1 })
-    const events = Array.from({ length: 5 }, () => usageEvent('acme'))
+    const events = Array.from({ length: 5 }, () => nextEvent('acme'))
     for (const e of events) p.publish(e)
     await p.flush()
     expect(p.stats().spooledEvents).toBe(5)

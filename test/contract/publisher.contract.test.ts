@@ -10,6 +10,7 @@ import { EventPublisher } from '../../events/publisher.ts'
 import { KafkaEventLog } from '../../infra/kafka/kafka-event-log.ts'
 import { migrate } from '../../infra/postgres/migrate.ts'
 import { openPglite } from '../support/sql.ts'
+import { usageEvent, waitFor } from '../support/events.ts'
 
 interface Adapter {
   name: string
@@ -41,27 +42,7 @@ const adapters: Adapter[] = [
 
 const TENANTS = ['acme', 'globex', 'initech', 'umbrella']
 
-function usageEvent(tenantId: string, seq: number): Envelope {
-  return {
-    id: uuidv7(),
-    type: 'request.completed',
-    version: 1,
-    tenantId,
-    occurredAt: new Date().toISOString(),
-    correlationId: `req_${seq}`,
-    causationId: null,
-    actor: { type: 'key', id: 'key_1' },
-    data: { seq },
-  }
-}
 
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 45_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 25))
-  }
-}
 
 describe.each(adapters)('EventPublisher contract: $name', (adapter) => {
   const cleanups: (() => Promise<void>)[] = []

@@ -3,11 +3,11 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, expect, inject, it } from 'vitest'
-import type { Envelope } from '../../events/envelope.ts'
 import type { ConsumedMessage } from '../../events/event-log.ts'
 import { uuidv7 } from '../../events/ids.ts'
 import { EventPublisher } from '../../events/publisher.ts'
 import { KafkaEventLog } from '../../infra/kafka/kafka-event-log.ts'
+import { usageEvent, waitFor } from '../support/events.ts'
 
 /**
  * The broker-outage test (issue 5): Kafka is stopped while events are published, they spool, Kafka comes back,
@@ -22,27 +22,7 @@ const services = (action: 'up' | 'down') =>
 const TENANTS = ['acme', 'globex', 'initech', 'umbrella', 'hooli']
 const N = 500
 
-function usageEvent(tenantId: string, seq: number): Envelope {
-  return {
-    id: uuidv7(),
-    type: 'request.completed',
-    version: 1,
-    tenantId,
-    occurredAt: new Date().toISOString(),
-    correlationId: `req_${seq}`,
-    causationId: null,
-    actor: { type: 'key', id: 'key_1' },
-    data: { seq },
-  }
-}
 
-async function waitFor(condition: () => boolean, what: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}
 
 const cleanups: (() => Promise<unknown>)[] = []
 afterAll(async () => {
