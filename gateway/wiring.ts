@@ -6,6 +6,7 @@ import { OutboxRelay } from '../events/outbox-relay.ts'
 import { EventPublisher } from '../events/publisher.ts'
 import { appendAuditRecords } from '../projections/audit/audit-trail.ts'
 import { alertsProjection } from '../projections/alerts/alerts-projection.ts'
+import { AlertEventRelay, ALERTS_TOPIC } from '../projections/alerts/alert-events.ts'
 import { WebhookDispatcher, webhookSecret } from '../projections/alerts/webhooks.ts'
 import { balancesProjection } from '../projections/balances/balances-projection.ts'
 import { budgetsProjection } from '../projections/budgets/budgets-projection.ts'
@@ -114,6 +115,11 @@ export function createGateway(config: Config, options: GatewayOptions): GatewayP
     },
     onError: (err) => logger.error({ err }, 'webhook dispatch failed; retrying'),
   })
+  const alertEvents = new AlertEventRelay({
+    sql: deps.sql,
+    eventLog: deps.eventLog,
+    onError: (err) => logger.error({ err }, 'alert event relay failed; retrying'),
+  })
   let closed = false
   let relayRetry: NodeJS.Timeout | undefined
   let runnersRetry: NodeJS.Timeout | undefined
@@ -157,12 +163,14 @@ export function createGateway(config: Config, options: GatewayOptions): GatewayP
           await deps.eventLog.ensureTopics([
             { name: CONTROL_TOPIC, partitions: 3 },
             { name: USAGE_TOPIC, partitions: 3 },
+            { name: ALERTS_TOPIC, partitions: 3 },
           ])
           for (const runner of runners) {
             if (started.has(runner)) continue
             await runner.start()
             started.add(runner)
           }
+          alertEvents.start()
         } catch (err) {
           logger.error({ err }, 'projections could not start; retrying in 5 s')
           runnersRetry = setTimeout(() => void startRunners(), 5_000)
@@ -178,7 +186,7 @@ export function createGateway(config: Config, options: GatewayOptions): GatewayP
       clearTimeout(runnersRetry)
       await Promise.allSettled(runners.map((r) => r.stop()))
       await Promise.allSettled([projector.stop(), auth.stop(), relay?.stop()])
-      await webhooks.stop()
+      await Promise.allSettled([webhooks.stop(), alertEvents.stop()])
       // Flushes what the gateway metered; what cannot be delivered stays in the spool for the next start.
       await publisher.close()
       await client.close()

@@ -2,8 +2,8 @@ import { z } from 'zod'
 import { actorSchema, envelopeSchema } from '../envelope.ts'
 import type { Actor, Envelope } from '../envelope.ts'
 import { uuidv7 } from '../ids.ts'
-import { cacheHitV1Schema, requestCompletedV0Schema, requestCompletedV1Schema, requestRejectedV1Schema } from './schemas.ts'
-import type { CacheHitV1, RequestCompletedV1, RequestRejectedV1 } from './schemas.ts'
+import { alertTriggeredV1Schema, cacheHitV1Schema, requestCompletedV0Schema, requestCompletedV1Schema, requestRejectedV1Schema } from './schemas.ts'
+import type { AlertTriggeredV1, CacheHitV1, RequestCompletedV1, RequestRejectedV1 } from './schemas.ts'
 import { requestCompletedV0ToV1 } from './upcasters.ts'
 
 /** The current data of each data-plane event type: what consumers see after upcasting. */
@@ -11,6 +11,7 @@ export interface DataPlaneEvents {
   'request.completed': RequestCompletedV1
   'cache.hit': CacheHitV1
   'request.rejected': RequestRejectedV1
+  'alert.triggered': AlertTriggeredV1
 }
 export type DataPlaneEventType = keyof DataPlaneEvents
 
@@ -39,12 +40,14 @@ const CATALOGUE: { [T in DataPlaneEventType]: { current: number; versions: Recor
   },
   'cache.hit': { current: 1, versions: { 1: { schema: cacheHitV1Schema } } },
   'request.rejected': { current: 1, versions: { 1: { schema: requestRejectedV1Schema } } },
+  'alert.triggered': { current: 1, versions: { 1: { schema: alertTriggeredV1Schema } } },
 }
 
 export const CURRENT_VERSIONS: { readonly [T in DataPlaneEventType]: number } = {
   'request.completed': CATALOGUE['request.completed'].current,
   'cache.hit': CATALOGUE['cache.hit'].current,
   'request.rejected': CATALOGUE['request.rejected'].current,
+  'alert.triggered': CATALOGUE['alert.triggered'].current,
 }
 
 export class InvalidEventError extends Error {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { buildEvent, CURRENT_VERSIONS, InvalidEventError, parseEvent } from './registry.ts'
-import type { CacheHitV1, RequestCompletedV0, RequestCompletedV1, RequestRejectedV1 } from './schemas.ts'
+import type { AlertTriggeredV1, CacheHitV1, RequestCompletedV0, RequestCompletedV1, RequestRejectedV1 } from './schemas.ts'
 
 const meta = { tenantId: 'ten_1', correlationId: 'req_1', actor: { type: 'key' as const, id: 'key_1' } }
 const usage = { promptTokens: 1200, completionTokens: 300, cachedTokens: 1000, cacheWriteTokens: 0, reasoningTokens: 120, estimated: false }
@@ -26,6 +26,17 @@ const completed: RequestCompletedV1 = {
 }
 const cacheHit: CacheHitV1 = { requestId: 'req_2', projectId: null, keyId: 'key_1', model: 'anthropic/claude-opus-4-8', cacheOutcome: 'semantic_hit', savedMicroUsd: 9_000, usage }
 const rejected: RequestRejectedV1 = { requestId: 'req_3', projectId: null, keyId: null, model: null, endpoint: 'messages', reason: 'auth', errorCode: 'invalid_api_key', httpStatus: 401 }
+const alert: AlertTriggeredV1 = {
+  ruleId: 'alr_1',
+  kind: 'budget_percent',
+  scope: 'project:proj_1',
+  period: 'month',
+  threshold: 80,
+  periodStart: '2026-11-01T00:00:00.000Z',
+  spentMicroUsd: 8_000_000,
+  budgetMicroUsd: 10_000_000,
+  webhook: true,
+}
 
 /** What a message on the topic looks like: the envelope serialised to JSON and read back. */
 function overTheWire(value: unknown): unknown {
@@ -37,6 +48,7 @@ describe('buildEvent → parseEvent round trips', () => {
     ['request.completed', completed],
     ['cache.hit', cacheHit],
     ['request.rejected', rejected],
+    ['alert.triggered', alert],
   ] as const)('%s comes back identical', (type, data) => {
     const event = buildEvent(type, data as never, meta, new Date('2026-11-24T10:00:00.000Z'))
     expect(event).toMatchObject({ type, version: CURRENT_VERSIONS[type], tenantId: 'ten_1', correlationId: 'req_1', causationId: null, actor: meta.actor, occurredAt: '2026-11-24T10:00:00.000Z' })
@@ -97,6 +109,10 @@ describe('every stored version parses', () => {
   })
   it('request.rejected v1 parses as is', () => {
     expect(parseEvent(envelope('request.rejected', 1, rejected)).data).toEqual(rejected)
+  })
+  it('alert.triggered v1 parses as is, and refuses a fractional amount', () => {
+    expect(parseEvent(envelope('alert.triggered', 1, alert)).data).toEqual(alert)
+    expect(() => parseEvent(envelope('alert.triggered', 1, { ...alert, spentMicroUsd: 0.5 }))).toThrow(/spentMicroUsd/)
   })
 
   it('rejects a version nobody ever wrote, and a type that is not a data-plane event', () => {

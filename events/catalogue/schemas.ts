@@ -96,3 +96,26 @@ export const requestRejectedV1Schema = z.strictObject({
   httpStatus,
 })
 export type RequestRejectedV1 = z.infer<typeof requestRejectedV1Schema>
+
+/**
+ * A spend alert fired (projections/alerts): once per rule and period. `id` of its envelope is also the id of
+ * the signed webhook's payload, so a receiver and a Kafka consumer dedupe the same alert by the same key.
+ */
+export const alertTriggeredV1Schema = z.strictObject({
+  ruleId: z.string().min(1),
+  kind: z.enum(['budget_percent', 'absolute_spend', 'spend_rate']),
+  /** 'tenant', 'project:<id>' or 'key:<id>'. */
+  scope: z.string().min(1),
+  /** The rule's period; a spend-rate rule counts the spend of the current hour. */
+  period: z.enum(['day', 'month']),
+  /** A percentage for budget_percent rules, micro-USD otherwise. */
+  threshold: z.number().int().min(1),
+  /** The start of the UTC hour, day or month the alert fired for. */
+  periodStart: z.iso.datetime({ offset: true }),
+  spentMicroUsd: microUsd,
+  /** The budget a budget_percent rule measured against; null for the other kinds. */
+  budgetMicroUsd: microUsd.nullable(),
+  /** Whether a webhook delivery was queued for it. */
+  webhook: z.boolean(),
+})
+export type AlertTriggeredV1 = z.infer<typeof alertTriggeredV1Schema>

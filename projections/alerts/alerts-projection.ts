@@ -1,5 +1,5 @@
-import { randomUUID } from 'node:crypto'
 import { z } from 'zod'
+import { buildEvent } from '../../events/catalogue/registry.ts'
 import type { Envelope } from '../../events/envelope.ts'
 import type { SqlExecutor } from '../../infra/postgres/sql-store.ts'
 import { parseRequestSpend } from '../balances/spend-events.ts'
@@ -108,9 +108,29 @@ export const alertsProjection: Projection = {
          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (rule_id, period_start) DO NOTHING RETURNING rule_id`,
         [row.id, fired.periodStart, tenantId, envelope.occurredAt, fired.spentMicroUsd, rule.threshold, envelope.id],
       )
-      if (inserted.rows.length === 0 || rule.webhookUrl === null || rule.webhookUrl === undefined) continue
+      if (inserted.rows.length === 0) continue
+      const webhookUrl = rule.webhookUrl ?? null
+      // The alert.triggered event, in the outbox of the same transaction (./alert-events.ts relays it).
+      const event = buildEvent(
+        'alert.triggered',
+        {
+          ruleId: row.id,
+          kind: rule.kind,
+          scope: rule.scope,
+          period: rule.period,
+          threshold: rule.threshold,
+          periodStart: fired.periodStart,
+          spentMicroUsd: fired.spentMicroUsd,
+          budgetMicroUsd: rule.kind === 'budget_percent' ? (limits.get(`${rule.scope}|${rule.period}`) ?? null) : null,
+          webhook: webhookUrl !== null,
+        },
+        { tenantId, correlationId: envelope.correlationId, causationId: envelope.id, actor: { type: 'system', id: 'alerts' } },
+      )
+      await tx.query('INSERT INTO alert_events (event_id, tenant_id, envelope) VALUES ($1, $2, $3::jsonb)', [event.id, tenantId, JSON.stringify(event)])
+      if (webhookUrl === null) continue
+      // The webhook's payload id is the event's id: one alert, one idempotency key.
       const payload: AlertTriggeredPayload = {
-        id: randomUUID(),
+        id: event.id,
         type: 'alert.triggered',
         tenantId,
         ruleId: row.id,
@@ -124,7 +144,7 @@ export const alertsProjection: Projection = {
         payload.id,
         tenantId,
         row.id,
-        rule.webhookUrl,
+        webhookUrl,
         JSON.stringify(payload),
       ])
     }

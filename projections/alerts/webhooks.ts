@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import type { SqlStore } from '../../infra/postgres/sql-store.ts'
+import { PollingLoop } from '../runner/polling-loop.ts'
 
 /**
  * Signed webhooks for spend alerts. The signature header is `t=<unix seconds>,v1=<hex HMAC-SHA256 of
@@ -77,9 +78,7 @@ interface DueDelivery {
  */
 export class WebhookDispatcher {
   readonly #o: Required<Omit<WebhookDispatcherOptions, 'onError'>> & Pick<WebhookDispatcherOptions, 'onError'>
-  #timer: NodeJS.Timeout | undefined
-  #running: Promise<number> | undefined
-  #stopped = true
+  readonly #loop: PollingLoop
 
   constructor(options: WebhookDispatcherOptions) {
     this.#o = {
@@ -90,6 +89,7 @@ export class WebhookDispatcher {
       now: () => new Date(),
       ...options,
     }
+    this.#loop = new PollingLoop(() => this.runOnce(), this.#o.pollIntervalMs, this.#o.onError)
   }
 
   /** Sends every delivery due now, once each; resolves to how many were attempted. */
@@ -148,27 +148,11 @@ export class WebhookDispatcher {
   }
 
   start(): void {
-    if (!this.#stopped) return
-    this.#stopped = false
-    const tick = async () => {
-      if (this.#stopped) return
-      try {
-        this.#running = this.runOnce()
-        await this.#running
-      } catch (error) {
-        this.#o.onError?.(error)
-      } finally {
-        this.#running = undefined
-        if (!this.#stopped) this.#timer = setTimeout(() => void tick(), this.#o.pollIntervalMs)
-      }
-    }
-    void tick()
+    this.#loop.start()
   }
 
-  /** Stops polling and waits for the deliveries in flight. */
+  /** Stops polling and waits for the work in flight. */
   async stop(): Promise<void> {
-    this.#stopped = true
-    if (this.#timer !== undefined) clearTimeout(this.#timer)
-    await this.#running?.catch(() => undefined)
+    await this.#loop.stop()
   }
 }

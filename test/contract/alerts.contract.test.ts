@@ -9,9 +9,12 @@ import { alertRoutes } from '../../gateway/admin/routes/alerts.ts'
 import type { Envelope } from '../../events/envelope.ts'
 import { migrate } from '../../infra/postgres/migrate.ts'
 import type { SqlStore } from '../../infra/postgres/sql-store.ts'
-import { alertsProjection } from '../../projections/alerts/alerts-projection.ts'
+import { alertPeriodStart, alertsProjection } from '../../projections/alerts/alerts-projection.ts'
 import type { AlertTriggeredPayload } from '../../projections/alerts/alerts-projection.ts'
+import { AlertEventRelay, ALERTS_TOPIC } from '../../projections/alerts/alert-events.ts'
 import { WebhookDispatcher, verifyWebhook, webhookSecret } from '../../projections/alerts/webhooks.ts'
+import { parseEvent } from '../../events/catalogue/registry.ts'
+import type { EventLog, LogMessage } from '../../events/event-log.ts'
 import { sqlAdapters } from '../support/sql.ts'
 import type { OpenedSqlStore } from '../support/sql.ts'
 
@@ -198,6 +201,57 @@ describe.each(sqlAdapters(inject('services').databaseUrl))('alerts on $name', ({
       [absolute, '2026-03-10T00:00:00.000Z'],
       [rate, '2026-03-10T10:00:00.000Z'],
     ])
+  })
+
+  describe('alert.triggered events', () => {
+    /** An event log that records appends, and fails the next `failNext` of them. */
+    function recordingLog(): { log: EventLog; sent: { topic: string; message: LogMessage }[]; failNext: { n: number } } {
+      const sent: { topic: string; message: LogMessage }[] = []
+      const failNext = { n: 0 }
+      const log = {
+        append: (topic: string, messages: readonly LogMessage[]) => {
+          if (failNext.n > 0) {
+            failNext.n--
+            return Promise.reject(new Error('broker unreachable'))
+          }
+          for (const message of messages) sent.push({ topic, message })
+          return Promise.resolve()
+        },
+      } as unknown as EventLog
+      return { log, sent, failNext }
+    }
+
+    it('publishes one event per firing, after the transaction, with the webhook payload\'s id; a failed append is sent again', async () => {
+      await setBudget('tenant', 'month', 1_000_000)
+      const r50 = await addRule({ kind: 'budget_percent', scope: 'tenant', threshold: 50, period: 'month', webhookUrl: 'http://127.0.0.1:9/x' })
+      const rAbs = await addRule({ kind: 'absolute_spend', scope: 'key:key_z', threshold: 700_000, period: 'day' })
+      const events = [300_000, 300_000, 300_000].map((c) => spend(tenantId, c, { keyId: 'key_z' }))
+      await apply(events)
+      await apply(events)
+
+      const { log, sent, failNext } = recordingLog()
+      // Two relays race for the same rows; a failing one leaves them for the next run.
+      failNext.n = 1
+      const relays = [new AlertEventRelay({ sql, eventLog: log }), new AlertEventRelay({ sql, eventLog: log })]
+      await Promise.allSettled(relays.map((r) => r.runOnce()))
+      await relays[0]!.runOnce()
+      await relays[1]!.runOnce()
+
+      const mine = sent.filter((s) => s.message.key === tenantId)
+      expect(mine.map((s) => s.topic)).toEqual([ALERTS_TOPIC, ALERTS_TOPIC])
+      const parsed = mine.map((s) => parseEvent(JSON.parse(s.message.value.toString('utf8'))))
+      expect(parsed.map((e) => e.data)).toEqual([
+        { ruleId: r50, kind: 'budget_percent', scope: 'tenant', period: 'month', threshold: 50, periodStart: alertPeriodStart(new Date(events[1]!.occurredAt), 'month'), spentMicroUsd: 600_000, budgetMicroUsd: 1_000_000, webhook: true },
+        { ruleId: rAbs, kind: 'absolute_spend', scope: 'key:key_z', period: 'day', threshold: 700_000, periodStart: alertPeriodStart(new Date(events[2]!.occurredAt), 'day'), spentMicroUsd: 900_000, budgetMicroUsd: null, webhook: false },
+      ])
+      expect(parsed.map((e) => [e.type, e.causationId, e.actor])).toEqual([
+        ['alert.triggered', events[1]!.id, { type: 'system', id: 'alerts' }],
+        ['alert.triggered', events[2]!.id, { type: 'system', id: 'alerts' }],
+      ])
+      expect(mine.map((s) => s.message.headers?.['event-id'])).toEqual(parsed.map((e) => e.id))
+      const delivery = await sql.query<{ id: string }>('SELECT id FROM webhook_deliveries WHERE tenant_id = $1', [tenantId])
+      expect(delivery.rows.map((d) => d.id)).toEqual([parsed[0]!.id])
+    })
   })
 
   describe('webhooks', () => {

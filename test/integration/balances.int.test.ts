@@ -2,6 +2,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { verifyWebhook } from '../../projections/alerts/webhooks.ts'
+import { ALERTS_TOPIC } from '../../projections/alerts/alert-events.ts'
 import type { FastifyInstance } from 'fastify'
 import { InProcessEventLog } from '../../events/in-process-event-log.ts'
 import { SqlEventStore } from '../../events/sql-event-store.ts'
@@ -115,6 +116,24 @@ describe('balances and budgets from events', () => {
       expect(JSON.parse(hook.body)).toMatchObject({ type: 'alert.triggered', tenantId: tenant, threshold: 10, spentMicroUsd: 18 })
       const deliveries = await call('GET', `/admin/v1/tenants/${tenant}/webhook-deliveries`, ADMIN)
       expect(deliveries.json.data).toMatchObject([{ status: 'delivered', attempts: 1 }])
+
+      // The same alert, once, as an alert.triggered event on the alerts topic, under the webhook's id.
+      const onTopic: Record<string, unknown>[] = []
+      const sub = await new InProcessEventLog(opened.store, { pollIntervalMs: 20 }).subscribe({
+        groupId: `test-alerts-${tenant}`,
+        topics: [ALERTS_TOPIC],
+        fromBeginning: true,
+        handleBatch: (batch) => {
+          for (const m of batch.messages) if (m.key === tenant) onTopic.push(JSON.parse(m.value.toString('utf8')) as Record<string, unknown>)
+          return Promise.resolve()
+        },
+      })
+      try {
+        await expect.poll(() => onTopic.length, { timeout: 10_000 }).toBe(1)
+        expect(onTopic[0]).toMatchObject({ id: (JSON.parse(hook.body) as { id: string }).id, type: 'alert.triggered', tenantId: tenant, data: { kind: 'absolute_spend', threshold: 10, spentMicroUsd: 18, webhook: true } })
+      } finally {
+        await sub.stop()
+      }
     } finally {
       await new Promise((r) => receiver.close(r))
     }
