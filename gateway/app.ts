@@ -1,5 +1,6 @@
 import Fastify, { LogController } from 'fastify'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
+import type { Registry } from 'prom-client'
 import { uuidv7 } from '../events/ids.ts'
 import type { Dependencies } from './dependencies.ts'
 import { adminRoutes } from './admin/admin-routes.ts'
@@ -20,6 +21,8 @@ export interface AppOptions {
   gateway?: V1RoutesOptions
   /** The admin API (control plane); without it /admin/v1 does not exist. */
   admin?: AdminRoutesOptions
+  /** Served as Prometheus text at /metrics. */
+  metrics?: Registry
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
@@ -53,6 +56,10 @@ export function buildApp(options: AppOptions): FastifyInstance {
       { name: 'analytics', adapter: deps.analytics.adapter, check: () => deps.analytics.check() },
     ],
   })
+  const metrics = options.metrics
+  if (metrics !== undefined) {
+    app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.metrics()))
+  }
   if (options.admin !== undefined) adminRoutes(app, options.admin)
   if (options.gateway !== undefined) {
     v1Routes(app, options.gateway)

@@ -71,6 +71,7 @@ async function main(): Promise<void> {
     admin: { controlPlane: gateway.controlPlane, keys: gateway.keys, sql: deps.sql },
     bodyLimitBytes: config.bodyLimitBytes,
     isDraining: () => draining,
+    metrics: gateway.metrics,
   })
   await app.listen({ port: config.port, host: config.host })
   logger.info(

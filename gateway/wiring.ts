@@ -2,7 +2,9 @@ import type { Logger } from 'pino'
 import type { Config } from '../infra/config/config.ts'
 import { join } from 'node:path'
 import { CONTROL_TOPIC } from '../events/envelope.ts'
+import type { Registry } from 'prom-client'
 import { OutboxRelay } from '../events/outbox-relay.ts'
+import { createMetrics } from '../infra/telemetry/metrics.ts'
 import { EventPublisher } from '../events/publisher.ts'
 import { appendAuditRecords } from '../projections/audit/audit-trail.ts'
 import { alertsProjection } from '../projections/alerts/alerts-projection.ts'
@@ -33,6 +35,8 @@ export interface GatewayParts extends V1RoutesOptions {
   auth: ControlPlaneAuth
   publisher: EventPublisher
   runners: ProjectionRunner[]
+  /** Prometheus metrics: projection lag, the publisher's queue and spool. */
+  metrics: Registry
   /** Starts the background work: the read-model projector, the auth cache's change feed and the outbox relay. */
   start(): Promise<void>
   close(): Promise<void>
@@ -138,6 +142,7 @@ export function createGateway(config: Config, options: GatewayOptions): GatewayP
     meter: options.meter ?? eventMeter(publisher, logger, (tenantId, model) => auth.priceOverride(tenantId, model)),
     publisher,
     runners,
+    metrics: createMetrics({ publisher, runners }),
     controlPlane,
     projector,
     auth,

@@ -46,7 +46,7 @@ beforeAll(async () => {
   const logger = createLogger({ level: 'silent' })
   gateway = createGateway(config, { logger, deps, adminToken: ADMIN, masterKeys: [{ version: 1, key: Buffer.alloc(32, 3) }] })
   await gateway.start()
-  app = buildApp({ deps, logger, gateway, admin: { controlPlane: gateway.controlPlane, keys: gateway.keys, sql: deps.sql } })
+  app = buildApp({ deps, logger, gateway, admin: { controlPlane: gateway.controlPlane, keys: gateway.keys, sql: deps.sql }, metrics: gateway.metrics })
 })
 
 afterAll(async () => {
@@ -151,5 +151,33 @@ describe('balances and budgets from events', () => {
       expect((await call('POST', '/v1/chat/completions', key, { model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'Hello' }] })).status).toBe(200)
     }
     await expect.poll(async () => (await call('GET', `/admin/v1/tenants/${tenant}/balance`, ADMIN)).json.spentMicroUsd, { timeout: 10_000 }).toBe(36)
+  })
+
+  it('exposes each projection\'s lag at /metrics: it grows while the projection is stopped and returns to 0', async () => {
+    const lagOf = async (projection: string): Promise<number | undefined> => {
+      const text = (await app.inject({ method: 'GET', url: '/metrics' })).body
+      const line = text.split('\n').find((l) => l.startsWith(`supergate_projection_lag_messages{projection="${projection}"}`))
+      return line === undefined ? undefined : Number(line.split(' ').at(-1))
+    }
+    const tenant = String((await call('POST', '/admin/v1/tenants', ADMIN, { name: 'Lagging' })).json.id)
+    const key = String((await call('POST', `/admin/v1/tenants/${tenant}/keys`, ADMIN, { name: 'app', role: 'developer' })).json.key)
+    await expect.poll(() => lagOf('balances'), { timeout: 10_000 }).toBe(0)
+
+    const balances = gateway.runners.find((r) => r.name === 'balances')!
+    await balances.stop()
+    try {
+      for (let i = 0; i < 4; i++) {
+        expect((await call('POST', '/v1/chat/completions', key, { model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }] })).status).toBe(200)
+      }
+      // The four usage events reach the log; balances, stopped, applies none of them while budgets goes on.
+      await expect.poll(() => lagOf('balances'), { timeout: 10_000 }).toBe(4)
+      await expect.poll(() => lagOf('budgets'), { timeout: 10_000 }).toBe(0)
+    } finally {
+      await balances.start()
+    }
+    await expect.poll(() => lagOf('balances'), { timeout: 10_000 }).toBe(0)
+    const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body
+    expect(metrics).toMatch(/^supergate_event_spool_events 0$/m)
+    expect(metrics).toMatch(/^supergate_events_dropped 0$/m)
   })
 })

@@ -1,0 +1,49 @@
+import { Gauge, Registry } from 'prom-client'
+import type { EventPublisher } from '../../events/publisher.ts'
+import type { ProjectionRunner } from '../../projections/runner/projection-runner.ts'
+
+export interface MetricSources {
+  publisher: EventPublisher
+  runners: readonly ProjectionRunner[]
+}
+
+/**
+ * The gateway's Prometheus registry (served at /metrics). Values are read when scraped: the publisher's
+ * counters and spool, and each projection's lag (messages in the log past its stored offsets). Labels are
+ * bounded: projection names and a fixed set of states, never tenants or keys.
+ */
+export function createMetrics(sources: MetricSources): Registry {
+  const registry = new Registry()
+  new Gauge({
+    name: 'supergate_projection_lag_messages',
+    help: 'Messages in the event log that a projection has not applied yet, summed over its partitions.',
+    labelNames: ['projection'],
+    registers: [registry],
+    async collect() {
+      this.reset()
+      const lags = await Promise.allSettled(sources.runners.map(async (r) => ({ name: r.name, lag: await r.lag() })))
+      for (const result of lags) {
+        // An unreachable log leaves the projection without a sample rather than with a made-up zero.
+        if (result.status !== 'fulfilled') continue
+        this.set({ projection: result.value.name }, Object.values(result.value.lag).reduce((a, b) => a + b, 0))
+      }
+    },
+  })
+  const stats = () => sources.publisher.stats()
+  const gauge = (name: string, help: string, read: () => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(read())
+      },
+    })
+  gauge('supergate_event_publisher_queued_events', 'Usage events waiting in memory for the event log.', () => stats().queued)
+  gauge('supergate_event_spool_events', 'Usage events in the durable spool, waiting for the broker.', () => stats().spooledEvents)
+  gauge('supergate_event_spool_bytes', 'Bytes of usage events in the durable spool.', () => stats().spooledBytes)
+  gauge('supergate_events_delivered', 'Usage events the event log acknowledged since start (a counter).', () => stats().delivered)
+  gauge('supergate_events_dropped', 'Usage events lost because the spool and the memory bound were full (a counter).', () => stats().droppedEvents)
+  gauge('supergate_event_publish_failures', 'Appends to the event log that failed or timed out (a counter).', () => stats().failures)
+  return registry
+}
