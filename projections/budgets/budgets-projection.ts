@@ -1,7 +1,8 @@
 import type { Envelope } from '../../events/envelope.ts'
 import type { SqlExecutor } from '../../infra/postgres/sql-store.ts'
 import { parseRequestSpend } from '../balances/spend-events.ts'
-import type { Projection } from '../runner/projection-runner.ts'
+import { readEvents } from '../runner/projection-runner.ts'
+import type { Projection, RejectEvent } from '../runner/projection-runner.ts'
 
 export type BudgetPeriod = 'day' | 'month'
 const PERIODS: readonly BudgetPeriod[] = ['day', 'month']
@@ -27,18 +28,31 @@ export function spendScopes(projectId: string | null | undefined, keyId: string 
 export const budgetsProjection: Projection = {
   handles: (type) => type === 'request.completed',
 
-  async apply(tx: SqlExecutor, envelope: Envelope): Promise<void> {
-    const spend = parseRequestSpend(envelope)
-    if (spend.costMicroUsd === 0) return
-    const at = new Date(envelope.occurredAt)
-    const scopes = spendScopes(spend.projectId, spend.keyId)
-    const rows = scopes.flatMap((scope) => PERIODS.map((period) => ({ scope, period, start: periodStart(at, period) })))
+  /** Sums the batch per tenant, scope and period first: one upsert, whatever the batch's size. */
+  async applyBatch(tx: SqlExecutor, envelopes: readonly Envelope[], reject: RejectEvent): Promise<void> {
+    const totals = new Map<string, { tenantId: string; scope: string; period: BudgetPeriod; start: string; micro: number }>()
+    for (const { envelope, value: spend } of readEvents(envelopes, parseRequestSpend, reject)) {
+      if (spend.costMicroUsd === 0) continue
+      const at = new Date(envelope.occurredAt)
+      for (const scope of spendScopes(spend.projectId, spend.keyId)) {
+        for (const period of PERIODS) {
+          const start = periodStart(at, period)
+          const key = JSON.stringify([envelope.tenantId, scope, period, start])
+          const entry = totals.get(key) ?? { tenantId: envelope.tenantId, scope, period, start, micro: 0 }
+          entry.micro += spend.costMicroUsd
+          totals.set(key, entry)
+        }
+      }
+    }
+    const rows = [...totals.values()]
+    if (rows.length === 0) return
     await tx.query(
       `INSERT INTO spend_by_period (tenant_id, scope, period, period_start, spent_micro_usd)
-       SELECT $1, r.scope, r.period, r.start::date, $5 FROM unnest($2::text[], $3::text[], $4::text[]) AS r(scope, period, start)
+       SELECT r.tenant_id, r.scope, r.period, r.start::date, r.micro
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[]) AS r(tenant_id, scope, period, start, micro)
        ON CONFLICT (tenant_id, scope, period, period_start)
        DO UPDATE SET spent_micro_usd = spend_by_period.spent_micro_usd + EXCLUDED.spent_micro_usd`,
-      [envelope.tenantId, rows.map((r) => r.scope), rows.map((r) => r.period), rows.map((r) => r.start), spend.costMicroUsd],
+      [rows.map((r) => r.tenantId), rows.map((r) => r.scope), rows.map((r) => r.period), rows.map((r) => r.start), rows.map((r) => r.micro)],
     )
   },
 

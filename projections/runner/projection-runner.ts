@@ -5,8 +5,8 @@ import type { ConsumedMessage, EventLog, MessageBatch, Subscription } from '../.
 import type { SqlExecutor, SqlStore } from '../../infra/postgres/sql-store.ts'
 
 /**
- * Thrown by a projection's `apply` for an event whose data it cannot read, before it has written anything:
- * the runner records the message as a dead letter and goes on, instead of retrying it forever.
+ * Thrown by a projection's reader (see `readEvents`) for an event whose data it cannot read: the runner
+ * records the message as a dead letter and goes on, instead of retrying it forever.
  */
 export class InvalidEventDataError extends Error {
   constructor(message: string) {
@@ -15,10 +15,18 @@ export class InvalidEventDataError extends Error {
   }
 }
 
+/** Hands the runner an event whose data a projection cannot read; the runner records it as a dead letter. */
+export type RejectEvent = (envelope: Envelope, reason: string) => void
+
 export interface Projection {
   handles(type: string): boolean
-  /** Applies one event inside the runner's transaction. Throw `InvalidEventDataError` for unreadable data. */
-  apply(tx: SqlExecutor, envelope: Envelope): Promise<void>
+  /**
+   * Applies a batch's events (those it handles, in log order, each seen for the first time) inside the
+   * runner's transaction, so that it can write aggregates once per batch rather than once per event. An
+   * event whose data it cannot read goes to `reject` and is not applied; anything thrown rolls the whole
+   * batch back and the log delivers it again.
+   */
+  applyBatch(tx: SqlExecutor, envelopes: readonly Envelope[], reject: RejectEvent): Promise<void>
   /** Deletes everything the projection wrote, for `rebuild()`. */
   reset?(tx: SqlExecutor): Promise<void>
 }
@@ -52,6 +60,23 @@ export class StaleGenerationError extends Error {
  * 0 before the envelope settled (events/catalogue/registry.ts), and a spooled v0 event is still money.
  */
 const incomingEnvelopeSchema = envelopeSchema.extend({ version: z.number().int().min(0) })
+
+/**
+ * Reads each envelope with `read`; one that throws `InvalidEventDataError` goes to `reject` and is left out.
+ * For a projection's `applyBatch`, before it writes anything.
+ */
+export function readEvents<T>(envelopes: readonly Envelope[], read: (envelope: Envelope) => T, reject: RejectEvent): { envelope: Envelope; value: T }[] {
+  const out: { envelope: Envelope; value: T }[] = []
+  for (const envelope of envelopes) {
+    try {
+      out.push({ envelope, value: read(envelope) })
+    } catch (error) {
+      if (!(error instanceof InvalidEventDataError)) throw error
+      reject(envelope, error.message)
+    }
+  }
+  return out
+}
 
 type Parsed = { message: ConsumedMessage; envelope: Envelope } | { message: ConsumedMessage; reason: string }
 
@@ -158,6 +183,8 @@ export class ProjectionRunner {
       const parsed = fresh.map(parseMessage)
       const handled = parsed.flatMap((p) => ('envelope' in p && this.#projection.handles(p.envelope.type) ? [p.envelope.id] : []))
       const firstTime = await this.#markApplied(tx, handled)
+      const toApply: Envelope[] = []
+      const messageOf = new Map<Envelope, ConsumedMessage>()
       for (const p of parsed) {
         if (!('envelope' in p)) {
           await this.#deadLetter(tx, p.message, p.reason)
@@ -166,13 +193,14 @@ export class ProjectionRunner {
         // Not handled, or the same event id seen before (a message appended twice): nothing to apply.
         if (!firstTime.has(p.envelope.id)) continue
         firstTime.delete(p.envelope.id)
-        try {
-          await this.#projection.apply(tx, p.envelope)
-        } catch (error) {
-          // Only an error raised before any write may be skipped; anything else rolls the batch back.
-          if (!(error instanceof InvalidEventDataError)) throw error
-          await this.#deadLetter(tx, p.message, `invalid ${p.envelope.type} v${p.envelope.version}: ${error.message}`)
-        }
+        toApply.push(p.envelope)
+        messageOf.set(p.envelope, p.message)
+      }
+      const rejected: { envelope: Envelope; reason: string }[] = []
+      if (toApply.length > 0) await this.#projection.applyBatch(tx, toApply, (envelope, reason) => rejected.push({ envelope, reason }))
+      for (const { envelope, reason } of rejected) {
+        const message = messageOf.get(envelope)
+        if (message !== undefined) await this.#deadLetter(tx, message, `invalid ${envelope.type} v${envelope.version}: ${reason}`)
       }
       await tx.query(
         'UPDATE projection_offsets SET next_offset = $4 WHERE projection = $1 AND topic = $2 AND partition = $3',

@@ -98,7 +98,9 @@ describe.each(sqlAdapters(inject('services').databaseUrl))('alerts on $name', ({
 
   const apply = (events: Envelope[]) =>
     sql.transaction(async (tx) => {
-      for (const e of events) await alertsProjection.apply(tx, e)
+      await alertsProjection.applyBatch(tx, events, (e, reason) => {
+        throw new Error(`rejected ${e.id}: ${reason}`)
+      })
     })
 
   async function addRule(rule: { kind: string; scope: string; threshold: number; period: string; webhookUrl?: string | null }): Promise<string> {
@@ -157,6 +159,21 @@ describe.each(sqlAdapters(inject('services').databaseUrl))('alerts on $name', ({
     await apply(events)
     await apply(events)
     expect((await firings()).map((f) => f.rule_id)).toEqual([r50, r80, r100])
+  })
+
+  it('fires at the same events and running totals when the spend arrives as one batch', async () => {
+    await setBudget('tenant', 'month', 1_000_000)
+    const rules = [50, 80, 100].map((threshold) => addRule({ kind: 'budget_percent', scope: 'tenant', threshold, period: 'month' }))
+    const [r50, r80, r100] = await Promise.all(rules)
+    const events = [400_000, 200_000, 250_000, 100_000, 100_000].map((c) => spend(tenantId, c, { projectId: 'prj_1' }))
+    await apply(events)
+    expect((await firings()).map((f) => [f.rule_id, f.spent_micro_usd])).toEqual([
+      [r50, 600_000],
+      [r80, 850_000],
+      [r100, 1_050_000],
+    ])
+    const causes = await sql.query<{ rule_id: string; event_id: string }>('SELECT rule_id, event_id FROM alert_firings WHERE tenant_id = $1', [tenantId])
+    expect(Object.fromEntries(causes.rows.map((r) => [r.rule_id, r.event_id]))).toEqual({ [r50!]: events[1]!.id, [r80!]: events[2]!.id, [r100!]: events[4]!.id })
   })
 
   it('fires once per threshold when concurrent transactions cross it together', async () => {
