@@ -9,6 +9,7 @@ export type ErrorType =
   | 'permission_error'
   | 'not_found_error'
   | 'rate_limit_error'
+  | 'insufficient_quota'
   | 'api_error'
   | 'service_unavailable_error'
 
@@ -28,6 +29,9 @@ export const ERROR_CODES = {
   conflict: { status: 409, type: 'invalid_request_error' },
   model_not_found: { status: 404, type: 'invalid_request_error' },
   rate_limit_exceeded: { status: 429, type: 'rate_limit_error' },
+  concurrency_limit_exceeded: { status: 429, type: 'rate_limit_error' },
+  budget_exceeded: { status: 402, type: 'insufficient_quota' },
+  limits_unavailable: { status: 503, type: 'service_unavailable_error' },
   upstream_bad_request: { status: 400, type: 'invalid_request_error' },
   upstream_authentication_failed: { status: 502, type: 'api_error' },
   upstream_not_found: { status: 404, type: 'invalid_request_error' },
@@ -55,8 +59,10 @@ export class GatewayError extends Error {
   readonly param: string | null
   /** Sent as `retry-after` (seconds, rounded up) and `retry-after-ms`. */
   readonly retryAfterMs: number | undefined
+  /** More response headers (the rate-limit state on a 429). */
+  readonly headers: Readonly<Record<string, string>> | undefined
 
-  constructor(code: ErrorCode, message: string, param: string | null = null, retryAfterMs?: number) {
+  constructor(code: ErrorCode, message: string, param: string | null = null, retryAfterMs?: number, headers?: Readonly<Record<string, string>>) {
     super(message)
     this.name = 'GatewayError'
     this.code = code
@@ -64,6 +70,7 @@ export class GatewayError extends Error {
     this.type = ERROR_CODES[code].type
     this.param = param
     this.retryAfterMs = retryAfterMs
+    this.headers = headers
   }
 
   toBody(): ErrorBody {

@@ -17,6 +17,8 @@ import { ProjectionRunner } from '../projections/runner/projection-runner.ts'
 import { ConfigKeyResolver } from './auth/api-keys.ts'
 import { ControlPlaneAuth } from './auth/control-plane-auth.ts'
 import { ControlPlane } from './control/control-plane.ts'
+import { Limits } from './limits/limits.ts'
+import { readSpendSeeds } from './limits/spend-seeds.ts'
 import type { Dependencies } from './dependencies.ts'
 import { ADAPTERS } from './providers/registry.ts'
 import type { ProviderAdapter } from './providers/types.ts'
@@ -35,6 +37,9 @@ export interface GatewayParts extends V1RoutesOptions {
   auth: ControlPlaneAuth
   publisher: EventPublisher
   runners: ProjectionRunner[]
+  /** Rate limits, concurrency and budget admission on the hot path. */
+  limits: Limits
+  defaultMaxOutputTokens: number
   /** Prometheus metrics: projection lag, the publisher's queue and spool. */
   metrics: Registry
   /** Starts the background work: the read-model projector, the auth cache's change feed and the outbox relay. */
@@ -128,6 +133,17 @@ export function createGateway(config: Config, options: GatewayOptions): GatewayP
   let relayRetry: NodeJS.Timeout | undefined
   let runnersRetry: NodeJS.Timeout | undefined
   const started = new Set<ProjectionRunner>()
+  const limiterUnavailable = { fail_open: 0, fail_closed: 0 }
+  const limits = new Limits({
+    limiter: deps.rateLimiter,
+    limitsFor: (tenantId) => auth.limitsFor(tenantId),
+    priceOverride: (tenantId, model) => auth.priceOverride(tenantId, model),
+    seed: (requests) => readSpendSeeds(deps.sql, requests),
+    onUnavailable: (tenantId, policy, err) => {
+      limiterUnavailable[policy]++
+      logger.warn({ tenantId, policy, err: err instanceof Error ? err.message : String(err) }, 'limiter unreachable: the tenant policy decides (fail_open admits unlimited, fail_closed refuses)')
+    },
+  })
   const client = new UpstreamClient(config.upstream)
   const router = new ModelRouter({ adapters, aliases: config.modelAliases, isAvailable: (p, principal) => auth.has(p, principal) })
   return {
@@ -142,7 +158,9 @@ export function createGateway(config: Config, options: GatewayOptions): GatewayP
     meter: options.meter ?? eventMeter(publisher, logger, (tenantId, model) => auth.priceOverride(tenantId, model)),
     publisher,
     runners,
-    metrics: createMetrics({ publisher, runners }),
+    limits,
+    defaultMaxOutputTokens: config.defaultMaxOutputTokens,
+    metrics: createMetrics({ publisher, runners, limiterUnavailable: () => limiterUnavailable }),
     controlPlane,
     projector,
     auth,

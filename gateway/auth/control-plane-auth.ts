@@ -1,7 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { SqlStore } from '../../infra/postgres/sql-store.ts'
 import type { Role } from '../control/roles.ts'
-import type { PriceOverride } from '../control/settings.ts'
+import type { LimiterUnavailablePolicy, PriceOverride, RateLimitDefinition } from '../control/settings.ts'
+import type { TenantLimits } from '../limits/limits.ts'
 import type { KeyMode } from '../control/tenancy.ts'
 import type { ProviderCredential, ProviderName } from '../providers/types.ts'
 import type { CredentialStore } from '../proxy/proxy.ts'
@@ -28,6 +29,8 @@ interface TenantCredentials {
   byProvider: Map<string, ProviderCredential>
   /** Per-model price overrides and markup, by `provider/model`. */
   prices: Map<string, PriceOverride>
+  /** Rate limits, budgets, credits and the limits policy; undefined when the tenant limits nothing. */
+  limits: TenantLimits | undefined
 }
 
 const KEY_FORMAT = /^sg_([A-Za-z0-9]{12})_[A-Za-z0-9]{43}$/
@@ -62,6 +65,8 @@ export class ControlPlaneAuth implements KeyResolver, CredentialStore {
   readonly #o: ControlPlaneAuthOptions
   readonly #keys = new Map<string, KeyRow>()
   readonly #tenants = new Map<string, TenantCredentials>()
+  /** Loads in flight by public id: a burst of calls with a key not cached yet reads it once. */
+  readonly #loading = new Map<string, Promise<KeyRow | undefined>>()
   #position = -1
   #timer: NodeJS.Timeout | undefined
   #polling: Promise<void> | undefined
@@ -76,7 +81,12 @@ export class ControlPlaneAuth implements KeyResolver, CredentialStore {
     const publicId = match[1]!
     const cached = this.#keys.get(publicId)
     if (cached !== undefined && this.#tenants.has(cached.tenant_id)) return this.#verify(cached, secret)
-    return this.#load(publicId).then((row) => (row === undefined ? undefined : this.#verify(row, secret)))
+    let loading = this.#loading.get(publicId)
+    if (loading === undefined) {
+      loading = this.#load(publicId).finally(() => this.#loading.delete(publicId))
+      this.#loading.set(publicId, loading)
+    }
+    return loading.then((row) => (row === undefined ? undefined : this.#verify(row, secret)))
   }
 
   #verify(row: KeyRow, secret: string): Principal | undefined {
@@ -112,7 +122,7 @@ export class ControlPlaneAuth implements KeyResolver, CredentialStore {
 
   async #loadTenant(tenantId: string): Promise<void> {
     if (this.#tenants.has(tenantId)) return
-    const { mode, rows, prices } = await this.#o.sql.transaction(
+    const { mode, rows, prices, limits } = await this.#o.sql.transaction(
       async (tx) => {
         await tx.query('SET LOCAL ROLE supergate_app')
         const tenant = await tx.query<{ key_mode: KeyMode }>('SELECT key_mode FROM tenants WHERE id = $1', [tenantId])
@@ -120,7 +130,27 @@ export class ControlPlaneAuth implements KeyResolver, CredentialStore {
           'SELECT provider, credential_id, sealed, base_url FROM provider_credentials',
         )
         const overrides = await tx.query<{ model: string; price: PriceOverride }>('SELECT model, price FROM price_overrides')
-        return { mode: tenant.rows[0]?.key_mode ?? 'gateway', rows: creds.rows, prices: new Map(overrides.rows.map((r) => [r.model, r.price])) }
+        const rates = await tx.query<{ scope: string; requests_per_minute: number | null; tokens_per_minute: number | null; concurrent_requests: number | null }>(
+          'SELECT scope, requests_per_minute, tokens_per_minute, concurrent_requests FROM rate_limits',
+        )
+        const budgets = await tx.query<{ scope: string; period: 'day' | 'month'; limit_micro_usd: number }>('SELECT scope, period, limit_micro_usd FROM budgets')
+        const credited = await tx.query<{ total: number | null }>('SELECT sum(amount_micro_usd)::bigint AS total FROM credit_grants')
+        const policy = await tx.query<{ on_limiter_unavailable: LimiterUnavailablePolicy }>('SELECT on_limiter_unavailable FROM limit_policies')
+        const tenantLimits: TenantLimits = {
+          rateLimits: new Map<string, RateLimitDefinition>(
+            rates.rows.map((r) => [r.scope, { requestsPerMinute: r.requests_per_minute, tokensPerMinute: r.tokens_per_minute, concurrentRequests: r.concurrent_requests }]),
+          ),
+          budgets: budgets.rows.map((b) => ({ scope: b.scope, period: b.period, limitMicroUsd: Number(b.limit_micro_usd) })),
+          creditedMicroUsd: Number(credited.rows[0]?.total ?? 0),
+          policy: policy.rows[0]?.on_limiter_unavailable ?? 'fail_open',
+        }
+        const limitsNothing = tenantLimits.rateLimits.size === 0 && tenantLimits.budgets.length === 0 && tenantLimits.creditedMicroUsd === 0
+        return {
+          mode: tenant.rows[0]?.key_mode ?? 'gateway',
+          rows: creds.rows,
+          prices: new Map(overrides.rows.map((r) => [r.model, r.price])),
+          limits: limitsNothing ? undefined : tenantLimits,
+        }
       },
       { tenantId },
     )
@@ -135,7 +165,7 @@ export class ControlPlaneAuth implements KeyResolver, CredentialStore {
         this.#o.onError?.(error)
       }
     }
-    this.#tenants.set(tenantId, { keyMode: mode, byProvider, prices })
+    this.#tenants.set(tenantId, { keyMode: mode, byProvider, prices, limits })
   }
 
   credentialFor(provider: ProviderName, principal: Principal): ProviderCredential | undefined {
@@ -158,6 +188,11 @@ export class ControlPlaneAuth implements KeyResolver, CredentialStore {
     return this.#tenants.get(tenantId)?.prices.get(model)
   }
 
+  /** The tenant's limits (cached with the tenant); undefined when it limits nothing or is not loaded. */
+  limitsFor(tenantId: string): TenantLimits | undefined {
+    return this.#tenants.get(tenantId)?.limits
+  }
+
   has(provider: ProviderName, principal: Principal): boolean {
     return this.credentialFor(provider, principal) !== undefined
   }
@@ -174,7 +209,8 @@ export class ControlPlaneAuth implements KeyResolver, CredentialStore {
     const touched = await this.#o.sql.query<{ type: string; tenant_id: string | null; key_id: string | null }>(
       `SELECT type, data->>'tenantId' AS tenant_id, data->>'keyId' AS key_id FROM event_store_events
        WHERE global_position > $1 AND global_position <= $2
-         AND (type LIKE 'apikey.%' OR type LIKE 'credential.%' OR type LIKE 'tenant.%' OR type LIKE 'price_override.%')`,
+         AND (type LIKE 'apikey.%' OR type LIKE 'credential.%' OR type LIKE 'tenant.%' OR type LIKE 'price_override.%'
+              OR type LIKE 'rate_limit.%' OR type LIKE 'limits_policy.%' OR type LIKE 'budget.%' OR type LIKE 'credits.%')`,
       [this.#position, position],
     )
     for (const event of touched.rows) {

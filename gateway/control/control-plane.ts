@@ -13,8 +13,8 @@ import type { Decider } from './decider.ts'
 import { apiKeyDecider } from './keys.ts'
 import type { KeyScope } from './keys.ts'
 import type { Role } from './roles.ts'
-import { alertRuleDecider, budgetDecider, creditDecider, credentialDecider, priceOverrideDecider } from './settings.ts'
-import type { AlertRuleDefinition, BudgetPeriod, PriceOverride } from './settings.ts'
+import { alertRuleDecider, budgetDecider, creditDecider, credentialDecider, limitsPolicyDecider, priceOverrideDecider, rateLimitDecider } from './settings.ts'
+import type { AlertRuleDefinition, BudgetPeriod, LimiterUnavailablePolicy, PriceOverride, RateLimitDefinition } from './settings.ts'
 import { memberDecider, projectDecider, tenantDecider } from './tenancy.ts'
 import type { KeyMode } from './tenancy.ts'
 
@@ -237,6 +237,19 @@ export class ControlPlane {
 
   async removeBudget(tenantId: string, scope: string, period: BudgetPeriod, ctx: CommandContext): Promise<void> {
     await this.#execute(budgetDecider, `budget-${tenantId}-${scope}-${period}`, tenantId, { type: 'RemoveBudget', tenantId, scope, period }, ctx)
+  }
+
+  async setRateLimit(tenantId: string, scope: string, limits: RateLimitDefinition, ctx: CommandContext): Promise<void> {
+    await this.#requireScope(tenantId, scope)
+    await this.#execute(rateLimitDecider, `rate-limit-${tenantId}-${scope}`, tenantId, { type: 'SetRateLimit', tenantId, scope, limits }, ctx)
+  }
+
+  async removeRateLimit(tenantId: string, scope: string, ctx: CommandContext): Promise<void> {
+    await this.#execute(rateLimitDecider, `rate-limit-${tenantId}-${scope}`, tenantId, { type: 'RemoveRateLimit', tenantId, scope }, ctx)
+  }
+
+  async setLimitsPolicy(tenantId: string, onLimiterUnavailable: LimiterUnavailablePolicy, ctx: CommandContext): Promise<void> {
+    await this.#execute(limitsPolicyDecider, `limits-policy-${tenantId}`, tenantId, { type: 'SetLimitsPolicy', tenantId, onLimiterUnavailable }, ctx)
   }
 
   async createAlertRule(tenantId: string, rule: AlertRuleDefinition, ctx: CommandContext): Promise<{ id: string }> {

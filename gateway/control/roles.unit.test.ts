@@ -6,9 +6,9 @@ import type { Action, Role } from './roles.ts'
 const ALLOWED: Record<Role, readonly Action[]> = {
   owner: ACTIONS.filter((a) => a !== 'tenant.create'),
   admin: ACTIONS.filter((a) => !['tenant.create', 'credits.write', 'price.write'].includes(a)),
-  developer: ['tenant.read', 'project.read', 'key.write', 'key.read', 'credential.read', 'budget.read', 'alert.read', 'price.read', 'chat.use'],
-  billing: ['tenant.read', 'project.read', 'budget.write', 'budget.read', 'credits.write', 'balance.read', 'alert.write', 'alert.read', 'price.write', 'price.read', 'reports.read'],
-  viewer: ['tenant.read', 'project.read', 'member.read', 'key.read', 'credential.read', 'budget.read', 'balance.read', 'alert.read', 'price.read'],
+  developer: ['tenant.read', 'project.read', 'key.write', 'key.read', 'credential.read', 'budget.read', 'limits.read', 'alert.read', 'price.read', 'chat.use'],
+  billing: ['tenant.read', 'project.read', 'budget.write', 'budget.read', 'limits.read', 'credits.write', 'balance.read', 'alert.write', 'alert.read', 'price.write', 'price.read', 'reports.read'],
+  viewer: ['tenant.read', 'project.read', 'member.read', 'key.read', 'credential.read', 'budget.read', 'limits.read', 'balance.read', 'alert.read', 'price.read'],
 }
 
 describe('the permission matrix', () => {

@@ -67,6 +67,54 @@ export const budgetDecider: Decider<BudgetCommand, BudgetEvent, BudgetState> = {
   },
 }
 
+// ---- rate limits (one per tenant and scope) ----
+
+/** Per minute and at once, for one scope; null: no limit of that kind at this scope. */
+export interface RateLimitDefinition {
+  requestsPerMinute: number | null
+  tokensPerMinute: number | null
+  concurrentRequests: number | null
+}
+export type RateLimitEvent =
+  | { type: 'rate_limit.set'; data: { tenantId: string; scope: string; limits: RateLimitDefinition } }
+  | { type: 'rate_limit.removed'; data: { tenantId: string; scope: string } }
+export type RateLimitCommand = { type: 'SetRateLimit'; tenantId: string; scope: string; limits: RateLimitDefinition } | { type: 'RemoveRateLimit'; tenantId: string; scope: string }
+
+export const rateLimitDecider: Decider<RateLimitCommand, RateLimitEvent, { active: boolean }> = {
+  initialState: () => ({ active: false }),
+  evolve: (_state, event) => ({ active: event.type === 'rate_limit.set' }),
+  decide(command, state) {
+    if (command.type === 'SetRateLimit') {
+      for (const [field, value] of Object.entries(command.limits)) {
+        if (value !== null && (!Number.isSafeInteger(value) || value < 1)) throw new DomainError('invalid', `${field} must be a positive whole number or null`, field)
+      }
+      if (Object.values(command.limits).every((v) => v === null)) throw new DomainError('invalid', 'Set at least one of requestsPerMinute, tokensPerMinute, concurrentRequests')
+      const { type: _type, ...data } = command
+      return [{ type: 'rate_limit.set', data }]
+    }
+    if (!state.active) throw new DomainError('not_found', 'No rate limit is set for this scope')
+    const { type: _type, ...data } = command
+    return [{ type: 'rate_limit.removed', data }]
+  },
+}
+
+// ---- limits policy (one per tenant) ----
+
+/** What the gateway does with a tenant's calls while the shared limiter (Redis) cannot be reached. */
+export type LimiterUnavailablePolicy = 'fail_open' | 'fail_closed'
+export type LimitsPolicyEvent = { type: 'limits_policy.set'; data: { tenantId: string; onLimiterUnavailable: LimiterUnavailablePolicy } }
+export type LimitsPolicyCommand = { type: 'SetLimitsPolicy'; tenantId: string; onLimiterUnavailable: LimiterUnavailablePolicy }
+
+export const limitsPolicyDecider: Decider<LimitsPolicyCommand, LimitsPolicyEvent, { policy: LimiterUnavailablePolicy | null }> = {
+  initialState: () => ({ policy: null }),
+  evolve: (_state, event) => ({ policy: event.data.onLimiterUnavailable }),
+  decide(command, state) {
+    if (command.onLimiterUnavailable === state.policy) return []
+    const { type: _type, ...data } = command
+    return [{ type: 'limits_policy.set', data }]
+  },
+}
+
 // ---- credit grants (one stream per tenant) ----
 
 export type CreditEvent = { type: 'credits.granted'; data: { tenantId: string; grantId: string; amountMicroUsd: number; reason: string | null } }

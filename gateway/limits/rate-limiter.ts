@@ -1,3 +1,5 @@
+import type { Admission } from './admission.ts'
+
 /**
  * The rate limiter port (DESIGN.md §3): token buckets, in Redis in production and in memory embedded.
  * One call checks and debits several buckets (key, project and tenant scope) atomically: either every
@@ -28,7 +30,8 @@ export interface TakeResult {
   buckets: BucketState[]
 }
 
-export interface RateLimiter {
+/** Token buckets, plus admission (./admission.ts): buckets, concurrency slots and budget reservations at once. */
+export interface RateLimiter extends Admission {
   readonly adapter: 'redis' | 'memory'
   take(buckets: readonly BucketSpec[]): Promise<TakeResult>
   check(): Promise<void>

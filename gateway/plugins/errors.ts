@@ -55,6 +55,7 @@ export const errorsPlugin = fp(
     app.setErrorHandler((error, request, reply) => {
       const gatewayError = toGatewayError(error)
       if (gatewayError.code === 'internal_error') request.log.error({ err: error }, 'request failed')
+      if (gatewayError.headers !== undefined) void reply.headers(gatewayError.headers)
       if (gatewayError.retryAfterMs !== undefined) {
         void reply.header('retry-after', String(Math.max(1, Math.ceil(gatewayError.retryAfterMs / 1000))))
         void reply.header('retry-after-ms', String(Math.ceil(gatewayError.retryAfterMs)))

@@ -22,7 +22,8 @@ function rejectionReason(entry: UsageRecord): 'auth' | 'rate_limit' | 'budget' |
   const code = entry.errorCode ?? ''
   if (code.startsWith('upstream_')) return undefined
   if (code === 'invalid_api_key') return 'auth'
-  if (code === 'rate_limit_exceeded') return 'rate_limit'
+  if (code === 'rate_limit_exceeded' || code === 'concurrency_limit_exceeded') return 'rate_limit'
+  if (code === 'budget_exceeded') return 'budget'
   return 'validation'
 }
 

@@ -17,7 +17,8 @@ import type { CallInfo } from '../proxy/proxy.ts'
 import { completedRecord, failedRecord, streamedRecord } from '../proxy/usage.ts'
 import type { UsageRecord } from '../proxy/usage.ts'
 import { SseWriter } from './sse-writer.ts'
-import { authenticate, baseRecord, clientGone, fallbackModels } from './v1.ts'
+import type { AdmissionTicket } from '../limits/limits.ts'
+import { admitCall, authenticate, baseRecord, clientGone, fallbackModels } from './v1.ts'
 import type { V1RoutesOptions } from './v1.ts'
 
 const frame = (out: SseOut) => sseFrame(out.data, out.event)
@@ -33,6 +34,7 @@ export function messagesRoutes(app: FastifyInstance, options: V1RoutesOptions): 
       const gatewayError = toGatewayError(error)
       if (gatewayError.code === 'internal_error') request.log.error({ err: error }, 'request failed')
       const { status, body } = toAnthropicError(gatewayError, request.id)
+      if (gatewayError.headers !== undefined) void reply.headers(gatewayError.headers)
       if (gatewayError.retryAfterMs !== undefined) void reply.header('retry-after', String(Math.max(1, Math.ceil(gatewayError.retryAfterMs / 1000))))
       return reply.status(status).header('request-id', request.id).send(body)
     })
@@ -47,15 +49,26 @@ export function messagesRoutes(app: FastifyInstance, options: V1RoutesOptions): 
       const fallbacks = fallbackModels(request)
       const call: CallInfo = { requestId: request.id, principal, signal, ...(fallbacks === undefined ? {} : { fallbackModels: fallbacks }) }
       const base = baseRecord(request, principal, 'messages', requestedModel, chat.stream === true)
+      let ticket: AdmissionTicket | undefined
       const fail = (error: unknown): never => {
+        ticket?.settle(undefined, undefined)
         meter.record(failedRecord(base, toGatewayError(error), signal.aborted, started))
         throw error
       }
+      try {
+        const admitted = admitCall(options, principal, request, chat)
+        ticket = admitted instanceof Promise ? await admitted : admitted
+      } catch (error) {
+        fail(error)
+      }
+      const admitted = ticket!
 
       if (chat.stream !== true) {
         const outcome = await completeChat(proxy, chat, call).catch(fail)
         meter.record(completedRecord(base, outcome, started))
+        admitted.settle(outcome.target.resolved.qualified, outcome.usage)
         return reply
+          .headers(admitted.headers)
           .header('request-id', request.id)
           .header('x-supergate-provider', outcome.target.resolved.provider.name)
           .header('x-supergate-model', outcome.target.resolved.qualified)
@@ -66,6 +79,7 @@ export function messagesRoutes(app: FastifyInstance, options: V1RoutesOptions): 
       void reply.hijack()
       const writer = new SseWriter(reply.raw, signal)
       writer.open({
+        ...admitted.headers,
         'request-id': request.id,
         'x-request-id': request.id,
         'x-supergate-provider': stream.target.resolved.provider.name,
@@ -102,7 +116,9 @@ export function messagesRoutes(app: FastifyInstance, options: V1RoutesOptions): 
         }
       } finally {
         writer.end()
-        meter.record(streamedRecord(base, stream, { outcome, started, firstAt, errorCode }))
+        const record = streamedRecord(base, stream, { outcome, started, firstAt, errorCode })
+        meter.record(record)
+        admitted.settle(stream.target.resolved.qualified, record.usage)
       }
     })
     done()

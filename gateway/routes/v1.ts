@@ -13,11 +13,50 @@ import { toCompletionUsage } from '../providers/usage.ts'
 import { completedRecord, failedRecord, streamedRecord } from '../proxy/usage.ts'
 import type { RecordBase, UsageMeter, UsageRecord } from '../proxy/usage.ts'
 import { SseWriter } from './sse-writer.ts'
+import { estimatePrompt, maxOutputTokens } from '../limits/demand.ts'
+import type { AdmissionTicket, Limits } from '../limits/limits.ts'
 
 export interface V1RoutesOptions {
   proxy: ProxyDeps
   keys: KeyResolver
   meter: UsageMeter
+  /** Rate limits, concurrency and budget admission; without it every call is admitted. */
+  limits?: Limits
+  /** The output cap assumed for a call that sets no max_tokens (for token limits and budget reservations). */
+  defaultMaxOutputTokens?: number
+}
+
+const NO_LIMITS: AdmissionTicket = { headers: {}, settle: () => {} }
+
+/**
+ * Admits a call through the limits (gateway/limits/limits.ts): its models are the requested one and its
+ * fallbacks, as the router resolves them for this key. Synchronous for a tenant without limits.
+ */
+export function admitCall(
+  options: V1RoutesOptions,
+  principal: Principal,
+  request: FastifyRequest,
+  body: { model: string; max_tokens?: number | null; max_completion_tokens?: number | null; messages?: unknown; tools?: unknown; input?: unknown },
+): AdmissionTicket | Promise<AdmissionTicket> {
+  const limits = options.limits
+  if (limits === undefined) return NO_LIMITS
+  return limits.admit(principal, () => {
+    const models: string[] = []
+    for (const requested of [body.model, ...(fallbackModels(request) ?? principal.fallbackModels ?? [])]) {
+      try {
+        models.push(options.proxy.router.resolve(requested, principal).qualified)
+      } catch {
+        // A model the router refuses is the proxy's error to give; it costs nothing here.
+      }
+    }
+    const prompt = estimatePrompt(body)
+    return {
+      models,
+      promptTokens: prompt.tokens,
+      maxPromptTokens: prompt.maxTokens,
+      maxOutputTokens: body.input !== undefined ? 0 : maxOutputTokens(body, options.defaultMaxOutputTokens ?? 4096),
+    }
+  })
 }
 
 declare module 'fastify' {
@@ -100,15 +139,26 @@ export function v1Routes(app: FastifyInstance, options: V1RoutesOptions): void {
     const fallbacks = fallbackModels(request)
     const call: CallInfo = { requestId: request.id, principal, signal, ...(fallbacks === undefined ? {} : { fallbackModels: fallbacks }) }
     const base = baseRecord(request, principal, 'chat.completions', body.model, body.stream === true)
+    let ticket: AdmissionTicket
+    try {
+      const admitted = admitCall(options, principal, request, body)
+      ticket = admitted instanceof Promise ? await admitted : admitted
+    } catch (error) {
+      meter.record(failedRecord(base, toGatewayError(error), signal.aborted, started))
+      throw error
+    }
     if (body.stream !== true) {
       try {
         const outcome = await completeChat(proxy, body, call)
         meter.record(completedRecord(base, outcome, started))
+        ticket.settle(outcome.target.resolved.qualified, outcome.usage)
         return reply
+          .headers(ticket.headers)
           .header('x-supergate-provider', outcome.target.resolved.provider.name)
           .header('x-supergate-model', outcome.target.resolved.qualified)
           .send(outcome.completion)
       } catch (error) {
+        ticket.settle(undefined, undefined)
         meter.record(failedRecord(base, toGatewayError(error), signal.aborted, started))
         throw error
       }
@@ -118,6 +168,7 @@ export function v1Routes(app: FastifyInstance, options: V1RoutesOptions): void {
     try {
       stream = await streamChat(proxy, body, call)
     } catch (error) {
+      ticket.settle(undefined, undefined)
       meter.record(failedRecord(base, toGatewayError(error), signal.aborted, started))
       throw error
     }
@@ -125,6 +176,7 @@ export function v1Routes(app: FastifyInstance, options: V1RoutesOptions): void {
     void reply.hijack()
     const writer = new SseWriter(reply.raw, signal)
     writer.open({
+      ...ticket.headers,
       'x-request-id': request.id,
       'x-supergate-provider': stream.target.resolved.provider.name,
       'x-supergate-model': stream.target.resolved.qualified,
@@ -160,7 +212,9 @@ export function v1Routes(app: FastifyInstance, options: V1RoutesOptions): void {
       }
     } finally {
       writer.end()
-      meter.record(streamedRecord(base, stream, { outcome, started, firstAt, errorCode }))
+      const record = streamedRecord(base, stream, { outcome, started, firstAt, errorCode })
+      meter.record(record)
+      ticket.settle(stream.target.resolved.qualified, record.usage)
     }
   })
 
@@ -171,11 +225,16 @@ export function v1Routes(app: FastifyInstance, options: V1RoutesOptions): void {
     const signal = clientGone(request, reply)
     const fallbacks = fallbackModels(request)
     const base = baseRecord(request, principal, 'embeddings', body.model, false)
+    let ticket: AdmissionTicket = NO_LIMITS
     try {
+      const admitted = admitCall(options, principal, request, body)
+      ticket = admitted instanceof Promise ? await admitted : admitted
       const outcome = await createEmbeddings(proxy, body, { requestId: request.id, principal, signal, ...(fallbacks === undefined ? {} : { fallbackModels: fallbacks }) })
       meter.record(completedRecord(base, outcome, started))
-      return reply.header('x-supergate-provider', outcome.target.resolved.provider.name).send(outcome.response)
+      ticket.settle(outcome.target.resolved.qualified, outcome.usage)
+      return reply.headers(ticket.headers).header('x-supergate-provider', outcome.target.resolved.provider.name).send(outcome.response)
     } catch (error) {
+      ticket.settle(undefined, undefined)
       meter.record(failedRecord(base, toGatewayError(error), signal.aborted, started))
       throw error
     }

@@ -5,6 +5,8 @@ import type { ProjectionRunner } from '../../projections/runner/projection-runne
 export interface MetricSources {
   publisher: EventPublisher
   runners: readonly ProjectionRunner[]
+  /** Calls admitted (fail_open) or refused (fail_closed) because the limiter was unreachable, by policy. */
+  limiterUnavailable?: () => Readonly<Record<'fail_open' | 'fail_closed', number>>
 }
 
 /**
@@ -45,5 +47,16 @@ export function createMetrics(sources: MetricSources): Registry {
   gauge('supergate_events_delivered', 'Usage events the event log acknowledged since start (a counter).', () => stats().delivered)
   gauge('supergate_events_dropped', 'Usage events lost because the spool and the memory bound were full (a counter).', () => stats().droppedEvents)
   gauge('supergate_event_publish_failures', 'Appends to the event log that failed or timed out (a counter).', () => stats().failures)
+  new Gauge({
+    name: 'supergate_limiter_unavailable_calls',
+    help: 'Calls that found the limiter (Redis) unreachable, by the tenant policy applied (a counter).',
+    labelNames: ['policy'],
+    registers: [registry],
+    collect() {
+      const counts = sources.limiterUnavailable?.()
+      if (counts === undefined) return
+      for (const [policy, n] of Object.entries(counts)) this.set({ policy }, n)
+    },
+  })
   return registry
 }

@@ -89,6 +89,25 @@ async function apply(tx: SqlExecutor, event: StoredEvent): Promise<void> {
     case 'budget.removed':
       await tx.query('DELETE FROM budgets WHERE tenant_id = $1 AND scope = $2 AND period = $3', [d.tenantId, d.scope, d.period])
       return
+    case 'rate_limit.set': {
+      const limits = d.limits as Data
+      await tx.query(
+        `INSERT INTO rate_limits (tenant_id, scope, requests_per_minute, tokens_per_minute, concurrent_requests) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (tenant_id, scope) DO UPDATE SET requests_per_minute = $3, tokens_per_minute = $4, concurrent_requests = $5`,
+        [d.tenantId, d.scope, limits.requestsPerMinute, limits.tokensPerMinute, limits.concurrentRequests],
+      )
+      return
+    }
+    case 'rate_limit.removed':
+      await tx.query('DELETE FROM rate_limits WHERE tenant_id = $1 AND scope = $2', [d.tenantId, d.scope])
+      return
+    case 'limits_policy.set':
+      await tx.query(
+        `INSERT INTO limit_policies (tenant_id, on_limiter_unavailable) VALUES ($1, $2)
+         ON CONFLICT (tenant_id) DO UPDATE SET on_limiter_unavailable = $2`,
+        [d.tenantId, d.onLimiterUnavailable],
+      )
+      return
     case 'credits.granted':
       await tx.query('INSERT INTO credit_grants (id, tenant_id, amount_micro_usd, reason, granted_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING', [d.grantId, d.tenantId, d.amountMicroUsd, d.reason, at])
       return

@@ -329,6 +329,31 @@ describe.each(sqlAdapters(inject('services').databaseUrl))('admin API on $name',
     expect((await call('DELETE', `/tenants/${tenantA}/budgets/${scope}?period=month`)).status).toBe(404)
   })
 
+  it('sets, lists and removes rate limits per scope, and the policy for an unreachable limiter', async () => {
+    const key = await issueKey(tenantA, 'developer')
+    const scope = `key:${key.id}`
+    const set = await call('PUT', `/tenants/${tenantA}/rate-limits/${scope}`, { body: { requestsPerMinute: 60, concurrentRequests: 4 } })
+    expect(set.status, set.text).toBe(200)
+    expect(set.body).toEqual({ scope, requestsPerMinute: 60, tokensPerMinute: null, concurrentRequests: 4 })
+    await call('PUT', `/tenants/${tenantA}/rate-limits/tenant`, { body: { tokensPerMinute: 100_000 } })
+    const listed = (await call('GET', `/tenants/${tenantA}/rate-limits`)).body as { data: unknown[] }
+    expect(listed.data).toContainEqual({ scope, requestsPerMinute: 60, tokensPerMinute: null, concurrentRequests: 4 })
+    expect(listed.data).toContainEqual({ scope: 'tenant', requestsPerMinute: null, tokensPerMinute: 100_000, concurrentRequests: null })
+    // No limit at all, a fractional or zero limit, a scope of no one here: refused by name.
+    expect(errorOf(await call('PUT', `/tenants/${tenantA}/rate-limits/tenant`, { body: {} }))).toMatchObject({ code: 'invalid_request' })
+    expect(errorOf(await call('PUT', `/tenants/${tenantA}/rate-limits/tenant`, { body: { requestsPerMinute: 1.5 } }))).toMatchObject({ param: 'requestsPerMinute' })
+    expect(errorOf(await call('PUT', `/tenants/${tenantA}/rate-limits/tenant`, { body: { concurrentRequests: 0 } }))).toMatchObject({ param: 'concurrentRequests' })
+    expect((await call('PUT', `/tenants/${tenantA}/rate-limits/key:key_nobody`, { body: { requestsPerMinute: 1 } })).status).toBe(404)
+    expect((await call('DELETE', `/tenants/${tenantA}/rate-limits/${scope}`)).status).toBe(204)
+    expect(((await call('GET', `/tenants/${tenantA}/rate-limits`)).body as { data: { scope: string }[] }).data.map((r) => r.scope)).not.toContain(scope)
+    expect((await call('DELETE', `/tenants/${tenantA}/rate-limits/${scope}`)).status).toBe(404)
+
+    expect((await call('GET', `/tenants/${tenantA}/limits-policy`)).body).toEqual({ onLimiterUnavailable: 'fail_open' })
+    expect((await call('PUT', `/tenants/${tenantA}/limits-policy`, { body: { onLimiterUnavailable: 'fail_closed' } })).status).toBe(200)
+    expect((await call('GET', `/tenants/${tenantA}/limits-policy`)).body).toEqual({ onLimiterUnavailable: 'fail_closed' })
+    expect(errorOf(await call('PUT', `/tenants/${tenantA}/limits-policy`, { body: { onLimiterUnavailable: 'maybe' } }))).toMatchObject({ param: 'onLimiterUnavailable' })
+  })
+
   it('creates, lists and deletes alert rules', async () => {
     const rule = { kind: 'budget_percent', scope: 'tenant', threshold: 80, period: 'month', webhookUrl: 'https://hooks.example/alerts' }
     const created = await call('POST', `/tenants/${tenantA}/alert-rules`, { body: rule })
@@ -452,6 +477,8 @@ describe.each(sqlAdapters(inject('services').databaseUrl))('admin API on $name',
       { action: 'credential.read', allowed: 'owner admin developer viewer', request: (t) => ['GET', `/tenants/${t}/credentials`] },
       { action: 'budget.write', allowed: 'owner admin billing', request: (t) => ['PUT', `/tenants/${t}/budgets/tenant`, { period: 'month', limitMicroUsd: 9_000_000 }] },
       { action: 'budget.read', allowed: 'owner admin developer billing viewer', request: (t) => ['GET', `/tenants/${t}/budgets`] },
+      { action: 'limits.write', allowed: 'owner admin', request: (t) => ['PUT', `/tenants/${t}/rate-limits/tenant`, { requestsPerMinute: 1_000_000 }] },
+      { action: 'limits.read', allowed: 'owner admin developer billing viewer', request: (t) => ['GET', `/tenants/${t}/rate-limits`] },
       { action: 'credits.write', allowed: 'owner billing', request: (t) => ['POST', `/tenants/${t}/credits`, { amountMicroUsd: 1000 }] },
       { action: 'balance.read', allowed: 'owner admin billing viewer', request: (t) => ['GET', `/tenants/${t}/credits`] },
       { action: 'alert.write', allowed: 'owner admin billing', request: (t) => ['POST', `/tenants/${t}/alert-rules`, { kind: 'absolute_spend', scope: 'tenant', threshold: 1000, period: 'day' }] },

@@ -70,7 +70,8 @@ describe('balances and budgets from events', () => {
     expect((await call('PUT', `/admin/v1/tenants/${tenant}/budgets/${encodeURIComponent(`project:${project}`)}`, ADMIN, { period: 'day', limitMicroUsd: 100 })).status).toBe(200)
 
     for (let i = 0; i < 3; i++) {
-      const answer = await call('POST', '/v1/chat/completions', key, { model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'Hello' }] })
+      // max_tokens keeps each call's worst case (about 11 µUSD) within the 100 µUSD budget it reserves against.
+      const answer = await call('POST', '/v1/chat/completions', key, { model: 'openai/gpt-4o-mini', max_tokens: 10, messages: [{ role: 'user', content: 'Hello' }] })
       expect(answer.status).toBe(200)
     }
     // Each call: 19 input + 10 output tokens of gpt-4o-mini = 9 µUSD (see usage-events.int.test.ts).

@@ -9,6 +9,7 @@ import { keyRoutes } from './keys.ts'
 import { memberRoutes } from './members.ts'
 import { priceOverrideRoutes } from './price-overrides.ts'
 import { projectRoutes } from './projects.ts'
+import { rateLimitRoutes } from './rate-limits.ts'
 import { tenantRoutes } from './tenants.ts'
 
 /** Every admin endpoint, in the order the OpenAPI document lists them. */
@@ -21,6 +22,7 @@ export const ADMIN_ROUTES = [
   ...creditRoutes,
   ...balanceRoutes,
   ...budgetRoutes,
+  ...rateLimitRoutes,
   ...alertRuleRoutes,
   ...alertRoutes,
   ...priceOverrideRoutes,

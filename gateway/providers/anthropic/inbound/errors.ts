@@ -24,6 +24,8 @@ function typeForStatus(status: number): AnthropicErrorType {
   switch (status) {
     case 401:
       return 'authentication_error'
+    case 402:
+      return 'billing_error'
     case 403:
       return 'permission_error'
     case 404:

@@ -91,6 +91,7 @@ export interface SseOut {
 export type AnthropicErrorType =
   | 'invalid_request_error'
   | 'authentication_error'
+  | 'billing_error'
   | 'permission_error'
   | 'not_found_error'
   | 'request_too_large'
