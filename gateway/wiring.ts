@@ -18,6 +18,12 @@ import { ConfigKeyResolver } from './auth/api-keys.ts'
 import { ControlPlaneAuth } from './auth/control-plane-auth.ts'
 import { ControlPlane } from './control/control-plane.ts'
 import { Limits } from './limits/limits.ts'
+import { WorkerEmbedder } from './cache/worker-embedder.ts'
+import { ProviderEmbedder } from './cache/provider-embedder.ts'
+import { ResponseCache } from './cache/response-cache.ts'
+import { SqlCacheStore } from './cache/sql-cache-store.ts'
+import { costMicroUsd } from './pricing/cost.ts'
+import type { NormalizedUsage } from './providers/types.ts'
 import { readSpendSeeds } from './limits/spend-seeds.ts'
 import type { Dependencies } from './dependencies.ts'
 import { ADAPTERS } from './providers/registry.ts'
@@ -40,6 +46,8 @@ export interface GatewayParts extends V1RoutesOptions {
   /** Rate limits, concurrency and budget admission on the hot path. */
   limits: Limits
   defaultMaxOutputTokens: number
+  cache: ResponseCache
+  price: (tenantId: string, model: string, usage: NormalizedUsage) => number
   /** Prometheus metrics: projection lag, the publisher's queue and spool. */
   metrics: Registry
   /** Starts the background work: the read-model projector, the auth cache's change feed and the outbox relay. */
@@ -145,21 +153,38 @@ export function createGateway(config: Config, options: GatewayOptions): GatewayP
     },
   })
   const client = new UpstreamClient(config.upstream)
+  const localEmbedder = new WorkerEmbedder()
   const router = new ModelRouter({ adapters, aliases: config.modelAliases, isAvailable: (p, principal) => auth.has(p, principal) })
+  const proxy = {
+    router,
+    credentials: auth,
+    client,
+    breakers: new CircuitBreakers({ threshold: config.breaker.failures, cooldownMs: config.breaker.cooldownMs }),
+    retries: config.upstream.retries,
+  }
+  const meter = options.meter ?? eventMeter(publisher, logger, (tenantId, model) => auth.priceOverride(tenantId, model))
+  const cache = new ResponseCache({
+    store: new SqlCacheStore(deps.sql),
+    settingsFor: (tenantId) => auth.cacheSettingsFor(tenantId),
+    embedderFor: (settings, principal) => (settings.embeddingModel === 'local' ? localEmbedder : new ProviderEmbedder(proxy, principal, settings.embeddingModel, meter)),
+    onError: (err, stage) => logger.warn({ err: err instanceof Error ? err.message : String(err), stage }, 'response cache unavailable; the call goes to the provider'),
+  })
   return {
-    proxy: {
-      router,
-      credentials: auth,
-      client,
-      breakers: new CircuitBreakers({ threshold: config.breaker.failures, cooldownMs: config.breaker.cooldownMs }),
-      retries: config.upstream.retries,
-    },
+    proxy,
     keys: auth,
-    meter: options.meter ?? eventMeter(publisher, logger, (tenantId, model) => auth.priceOverride(tenantId, model)),
+    meter,
     publisher,
     runners,
     limits,
     defaultMaxOutputTokens: config.defaultMaxOutputTokens,
+    cache,
+    price: (tenantId, model, usage) => {
+      try {
+        return costMicroUsd(model, usage, auth.priceOverride(tenantId, model)).costMicroUsd
+      } catch {
+        return 0
+      }
+    },
     metrics: createMetrics({ publisher, runners, limiterUnavailable: () => limiterUnavailable }),
     controlPlane,
     projector,
@@ -213,6 +238,7 @@ export function createGateway(config: Config, options: GatewayOptions): GatewayP
       // Flushes what the gateway metered; what cannot be delivered stays in the spool for the next start.
       await publisher.close()
       await client.close()
+      await localEmbedder.close()
     },
   }
 }

@@ -3,7 +3,7 @@
  * query or body). Parsing is pure, so it is tested without a server.
  */
 
-type FlagType = 'string' | 'integer' | 'list'
+type FlagType = 'string' | 'integer' | 'number' | 'list'
 
 interface Flag {
   flag: string
@@ -148,6 +148,21 @@ export const COMMANDS: readonly CliCommand[] = [
   },
   { name: 'limits-policy get', summary: 'Show the limits policy', method: 'GET', path: '/tenants/{tenantId}/limits-policy', flags: [tenant] },
   {
+    name: 'cache set',
+    summary: 'Set the response cache (mode off, exact or semantic)',
+    method: 'PUT',
+    path: '/tenants/{tenantId}/cache-settings',
+    flags: [
+      tenant,
+      s('mode', 'body', 'mode'),
+      s('ttl-seconds', 'body', 'ttlSeconds', false, 'integer'),
+      s('max-entries', 'body', 'maxEntries', false, 'integer'),
+      s('similarity-threshold', 'body', 'similarityThreshold', false, 'number'),
+      s('embedding-model', 'body', 'embeddingModel'),
+    ],
+  },
+  { name: 'cache get', summary: 'Show the response cache settings', method: 'GET', path: '/tenants/{tenantId}/cache-settings', flags: [tenant] },
+  {
     name: 'alert-rules create',
     summary: 'Create an alert rule',
     method: 'POST',
@@ -233,6 +248,10 @@ function readFlags(args: readonly string[]): Map<string, string> {
 function convert(flag: Flag, raw: string): unknown {
   if (flag.type === 'integer') {
     if (!/^-?\d+$/.test(raw)) throw new CliUsageError(`--${flag.flag} must be a whole number, got '${raw}'`)
+    return Number(raw)
+  }
+  if (flag.type === 'number') {
+    if (!/^-?\d+(\.\d+)?$/.test(raw)) throw new CliUsageError(`--${flag.flag} must be a number, got '${raw}'`)
     return Number(raw)
   }
   if (flag.type === 'list') return raw.split(',').map((item) => item.trim()).filter((item) => item !== '')

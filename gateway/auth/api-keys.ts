@@ -15,6 +15,8 @@ export interface Principal {
   allowedModels?: readonly string[]
   /** Models to try, in order, when the requested one fails with a retryable error. */
   fallbackModels?: readonly string[]
+  /** Limits set on the key when it was issued; a rate limit set on its `key:<id>` scope takes precedence. */
+  keyLimits?: { requestsPerMinute?: number; tokensPerMinute?: number; concurrentRequests?: number }
 }
 
 /** The auth port: the control plane's key read model will implement it too (issue 4). */

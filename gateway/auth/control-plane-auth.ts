@@ -1,7 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { SqlStore } from '../../infra/postgres/sql-store.ts'
 import type { Role } from '../control/roles.ts'
-import type { LimiterUnavailablePolicy, PriceOverride, RateLimitDefinition } from '../control/settings.ts'
+import { DEFAULT_CACHE_SETTINGS } from '../control/settings.ts'
+import type { CacheSettings, LimiterUnavailablePolicy, PriceOverride, RateLimitDefinition } from '../control/settings.ts'
 import type { TenantLimits } from '../limits/limits.ts'
 import type { KeyMode } from '../control/tenancy.ts'
 import type { ProviderCredential, ProviderName } from '../providers/types.ts'
@@ -17,6 +18,7 @@ interface KeyRow {
   project_id: string | null
   allowed_models: string[] | null
   fallback_models: string[] | null
+  limits: { requestsPerMinute?: number; tokensPerMinute?: number; concurrentRequests?: number } | null
   expires_at: Date | null
   secret_hash: string
   previous_hash: string | null
@@ -31,6 +33,8 @@ interface TenantCredentials {
   prices: Map<string, PriceOverride>
   /** Rate limits, budgets, credits and the limits policy; undefined when the tenant limits nothing. */
   limits: TenantLimits | undefined
+  /** The response cache's settings; undefined when the tenant never set them (cache off). */
+  cache: CacheSettings | undefined
 }
 
 const KEY_FORMAT = /^sg_([A-Za-z0-9]{12})_[A-Za-z0-9]{43}$/
@@ -105,6 +109,7 @@ export class ControlPlaneAuth implements KeyResolver, CredentialStore {
       projectId: row.project_id,
       ...(row.allowed_models === null ? {} : { allowedModels: row.allowed_models }),
       ...(row.fallback_models === null ? {} : { fallbackModels: row.fallback_models }),
+      ...(row.limits === null ? {} : { keyLimits: row.limits }),
     }
   }
 
@@ -122,7 +127,7 @@ export class ControlPlaneAuth implements KeyResolver, CredentialStore {
 
   async #loadTenant(tenantId: string): Promise<void> {
     if (this.#tenants.has(tenantId)) return
-    const { mode, rows, prices, limits } = await this.#o.sql.transaction(
+    const { mode, rows, prices, limits, cache } = await this.#o.sql.transaction(
       async (tx) => {
         await tx.query('SET LOCAL ROLE supergate_app')
         const tenant = await tx.query<{ key_mode: KeyMode }>('SELECT key_mode FROM tenants WHERE id = $1', [tenantId])
@@ -136,6 +141,7 @@ export class ControlPlaneAuth implements KeyResolver, CredentialStore {
         const budgets = await tx.query<{ scope: string; period: 'day' | 'month'; limit_micro_usd: number }>('SELECT scope, period, limit_micro_usd FROM budgets')
         const credited = await tx.query<{ total: number | null }>('SELECT sum(amount_micro_usd)::bigint AS total FROM credit_grants')
         const policy = await tx.query<{ on_limiter_unavailable: LimiterUnavailablePolicy }>('SELECT on_limiter_unavailable FROM limit_policies')
+        const cacheSettings = await tx.query<{ settings: Partial<CacheSettings> }>('SELECT settings FROM cache_settings')
         const tenantLimits: TenantLimits = {
           rateLimits: new Map<string, RateLimitDefinition>(
             rates.rows.map((r) => [r.scope, { requestsPerMinute: r.requests_per_minute, tokensPerMinute: r.tokens_per_minute, concurrentRequests: r.concurrent_requests }]),
@@ -150,6 +156,7 @@ export class ControlPlaneAuth implements KeyResolver, CredentialStore {
           rows: creds.rows,
           prices: new Map(overrides.rows.map((r) => [r.model, r.price])),
           limits: limitsNothing ? undefined : tenantLimits,
+          cache: cacheSettings.rows[0] === undefined ? undefined : { ...DEFAULT_CACHE_SETTINGS, ...cacheSettings.rows[0].settings },
         }
       },
       { tenantId },
@@ -165,7 +172,7 @@ export class ControlPlaneAuth implements KeyResolver, CredentialStore {
         this.#o.onError?.(error)
       }
     }
-    this.#tenants.set(tenantId, { keyMode: mode, byProvider, prices, limits })
+    this.#tenants.set(tenantId, { keyMode: mode, byProvider, prices, limits, cache })
   }
 
   credentialFor(provider: ProviderName, principal: Principal): ProviderCredential | undefined {
@@ -186,6 +193,11 @@ export class ControlPlaneAuth implements KeyResolver, CredentialStore {
   /** The tenant's price override for a model, if any (cached with the tenant, like its credentials). */
   priceOverride(tenantId: string, model: string): PriceOverride | undefined {
     return this.#tenants.get(tenantId)?.prices.get(model)
+  }
+
+  /** The tenant's response cache settings (cached with the tenant); undefined: never set, cache off. */
+  cacheSettingsFor(tenantId: string): CacheSettings | undefined {
+    return this.#tenants.get(tenantId)?.cache
   }
 
   /** The tenant's limits (cached with the tenant); undefined when it limits nothing or is not loaded. */
@@ -210,7 +222,7 @@ export class ControlPlaneAuth implements KeyResolver, CredentialStore {
       `SELECT type, data->>'tenantId' AS tenant_id, data->>'keyId' AS key_id FROM event_store_events
        WHERE global_position > $1 AND global_position <= $2
          AND (type LIKE 'apikey.%' OR type LIKE 'credential.%' OR type LIKE 'tenant.%' OR type LIKE 'price_override.%'
-              OR type LIKE 'rate_limit.%' OR type LIKE 'limits_policy.%' OR type LIKE 'budget.%' OR type LIKE 'credits.%')`,
+              OR type LIKE 'rate_limit.%' OR type LIKE 'limits_policy.%' OR type LIKE 'budget.%' OR type LIKE 'credits.%' OR type LIKE 'cache_settings.%')`,
       [this.#position, position],
     )
     for (const event of touched.rows) {

@@ -13,8 +13,8 @@ import type { Decider } from './decider.ts'
 import { apiKeyDecider } from './keys.ts'
 import type { KeyScope } from './keys.ts'
 import type { Role } from './roles.ts'
-import { alertRuleDecider, budgetDecider, creditDecider, credentialDecider, limitsPolicyDecider, priceOverrideDecider, rateLimitDecider } from './settings.ts'
-import type { AlertRuleDefinition, BudgetPeriod, LimiterUnavailablePolicy, PriceOverride, RateLimitDefinition } from './settings.ts'
+import { alertRuleDecider, budgetDecider, cacheSettingsDecider, creditDecider, credentialDecider, limitsPolicyDecider, priceOverrideDecider, rateLimitDecider } from './settings.ts'
+import type { AlertRuleDefinition, BudgetPeriod, CacheSettings, LimiterUnavailablePolicy, PriceOverride, RateLimitDefinition } from './settings.ts'
 import { memberDecider, projectDecider, tenantDecider } from './tenancy.ts'
 import type { KeyMode } from './tenancy.ts'
 
@@ -250,6 +250,10 @@ export class ControlPlane {
 
   async setLimitsPolicy(tenantId: string, onLimiterUnavailable: LimiterUnavailablePolicy, ctx: CommandContext): Promise<void> {
     await this.#execute(limitsPolicyDecider, `limits-policy-${tenantId}`, tenantId, { type: 'SetLimitsPolicy', tenantId, onLimiterUnavailable }, ctx)
+  }
+
+  async setCacheSettings(tenantId: string, settings: CacheSettings, ctx: CommandContext): Promise<void> {
+    await this.#execute(cacheSettingsDecider, `cache-settings-${tenantId}`, tenantId, { type: 'SetCacheSettings', tenantId, settings }, ctx)
   }
 
   async createAlertRule(tenantId: string, rule: AlertRuleDefinition, ctx: CommandContext): Promise<{ id: string }> {

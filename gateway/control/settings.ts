@@ -115,6 +115,57 @@ export const limitsPolicyDecider: Decider<LimitsPolicyCommand, LimitsPolicyEvent
   },
 }
 
+// ---- response cache settings (one per tenant) ----
+
+export interface CacheSettings {
+  /** off: no caching; exact: identical requests; semantic: also requests whose last user message means the same. */
+  mode: 'off' | 'exact' | 'semantic'
+  ttlSeconds: number
+  /** Live entries kept per tenant; the least recently used go first. */
+  maxEntries: number
+  /** Cosine similarity a semantic hit needs, 0 to 1. */
+  similarityThreshold: number
+  /** Per `provider/model`, overriding similarityThreshold. */
+  modelThresholds: Record<string, number>
+  /** Entries shared only within a project (the key's), rather than across the tenant. */
+  perProject: boolean
+  /** Semantic reuse for requests that carry tools (off: exact only). */
+  semanticWithTools: boolean
+  /** Semantic reuse only up to this temperature (an unset temperature counts as 1, the providers' default). */
+  semanticMaxTemperature: number
+  /** Where prompt embeddings come from: the gateway's offline embedder, or a provider model through the tenant's own routing and keys (billed). */
+  embeddingModel: string
+}
+
+export const DEFAULT_CACHE_SETTINGS: CacheSettings = {
+  mode: 'off',
+  ttlSeconds: 3600,
+  maxEntries: 10_000,
+  similarityThreshold: 0.9,
+  modelThresholds: {},
+  perProject: false,
+  semanticWithTools: false,
+  semanticMaxTemperature: 0.5,
+  embeddingModel: 'local',
+}
+
+export type CacheSettingsEvent = { type: 'cache_settings.set'; data: { tenantId: string; settings: CacheSettings } }
+export type CacheSettingsCommand = { type: 'SetCacheSettings'; tenantId: string; settings: CacheSettings }
+
+export const cacheSettingsDecider: Decider<CacheSettingsCommand, CacheSettingsEvent, { settings: CacheSettings | null }> = {
+  initialState: () => ({ settings: null }),
+  evolve: (_state, event) => ({ settings: event.data.settings }),
+  decide(command) {
+    const s = command.settings
+    if (!Number.isSafeInteger(s.ttlSeconds) || s.ttlSeconds < 1) throw new DomainError('invalid', 'ttlSeconds must be a positive whole number', 'ttlSeconds')
+    if (!Number.isSafeInteger(s.maxEntries) || s.maxEntries < 1) throw new DomainError('invalid', 'maxEntries must be a positive whole number', 'maxEntries')
+    for (const [model, t] of [['', s.similarityThreshold] as const, ...Object.entries(s.modelThresholds)]) {
+      if (!(t >= 0 && t <= 1)) throw new DomainError('invalid', `similarity thresholds are between 0 and 1${model === '' ? '' : ` (${model})`}`, model === '' ? 'similarityThreshold' : 'modelThresholds')
+    }
+    return [{ type: 'cache_settings.set', data: { tenantId: command.tenantId, settings: s } }]
+  },
+}
+
 // ---- credit grants (one stream per tenant) ----
 
 export type CreditEvent = { type: 'credits.granted'; data: { tenantId: string; grantId: string; amountMicroUsd: number; reason: string | null } }

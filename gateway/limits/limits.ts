@@ -49,6 +49,20 @@ export interface LimitsOptions {
   now?: () => number
 }
 
+const NO_LIMITS: TenantLimits = { rateLimits: new Map(), budgets: [], creditedMicroUsd: 0, policy: 'fail_open' }
+
+/** The tenant's limits with the limits the key was issued with, unless its scope has its own rate limit. */
+export function withKeyLimits(tenant: TenantLimits | undefined, principal: Principal): TenantLimits | undefined {
+  const own = principal.keyLimits
+  if (own === undefined || (own.requestsPerMinute === undefined && own.tokensPerMinute === undefined && own.concurrentRequests === undefined)) return tenant
+  const base = tenant ?? NO_LIMITS
+  const scope = `key:${principal.keyId}`
+  if (base.rateLimits.has(scope)) return base
+  const rateLimits = new Map(base.rateLimits)
+  rateLimits.set(scope, { requestsPerMinute: own.requestsPerMinute ?? null, tokensPerMinute: own.tokensPerMinute ?? null, concurrentRequests: own.concurrentRequests ?? null })
+  return { ...base, rateLimits }
+}
+
 /** Whole micro-USD a call may cost at most: its prompt and max output at the dearest of its models. */
 export function worstCaseCostMicroUsd(demand: CallDemand, override: (model: string) => PriceOverride | undefined): number {
   const usage: NormalizedUsage = {
@@ -198,7 +212,7 @@ export class Limits {
    * when the tenant has limits, so an unlimited tenant pays for neither the estimate nor a round trip.
    */
   admit(principal: Principal, estimate: () => CallDemand): AdmissionTicket | Promise<AdmissionTicket> {
-    const limits = this.#o.limitsFor(principal.tenantId)
+    const limits = withKeyLimits(this.#o.limitsFor(principal.tenantId), principal)
     if (limits === undefined) return NO_TICKET
     const demand = estimate()
     const tenantId = principal.tenantId

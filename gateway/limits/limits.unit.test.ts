@@ -3,7 +3,7 @@ import type { Principal } from '../auth/api-keys.ts'
 import { GatewayError } from '../errors.ts'
 import type { Admission } from './admission.ts'
 import { estimatePrompt, estimatePromptTokens, maxOutputTokens } from './demand.ts'
-import { budgetPeriod, callScopes, formatReset, Limits, planAdmission, worstCaseCostMicroUsd } from './limits.ts'
+import { budgetPeriod, callScopes, formatReset, Limits, planAdmission, withKeyLimits, worstCaseCostMicroUsd } from './limits.ts'
 import type { CallDemand, SeedRequest, TenantLimits } from './limits.ts'
 import { MemoryRateLimiter } from './memory-rate-limiter.ts'
 
@@ -100,6 +100,15 @@ describe('Limits', () => {
     })
     return { limits, seen, unavailable }
   }
+
+  it('applies the limits a key was issued with when its scope has no rate limit of its own', async () => {
+    const { limits } = setup(undefined)
+    const keyed = { ...principal, keyLimits: { requestsPerMinute: 1 } }
+    expect((await limits.admit(keyed, () => demand)).headers).toMatchObject({ 'x-ratelimit-limit-requests': '1' })
+    expect(await refusal(limits.admit(keyed, () => demand))).toMatchObject({ code: 'rate_limit_exceeded' })
+    const overridden = withKeyLimits(limitsOf({ rateLimits: new Map([['key:key_a', { requestsPerMinute: 5, tokensPerMinute: null, concurrentRequests: null }]]) }), keyed)
+    expect(overridden?.rateLimits.get('key:key_a')?.requestsPerMinute).toBe(5)
+  })
 
   it('admits a tenant without limits synchronously, without estimating anything', () => {
     const { limits } = setup(undefined)

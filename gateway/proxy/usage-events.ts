@@ -3,6 +3,7 @@ import { buildEvent } from '../../events/catalogue/registry.ts'
 import type { EventPublisher } from '../../events/publisher.ts'
 import type { PriceOverride } from '../control/settings.ts'
 import { costMicroUsd } from '../pricing/cost.ts'
+import { PRICE_TABLE_VERSION } from '../pricing/price-table.ts'
 import type { UsageMeter, UsageRecord } from './usage.ts'
 
 export const USAGE_TOPIC = 'supergate.usage.v1'
@@ -58,9 +59,20 @@ export function eventMeter(
     const usage = entry.usage ?? NO_USAGE
     // A provider failure may come before the model was resolved to provider/model: name it as asked.
     const model = QUALIFIED.test(entry.model) ? entry.model : `unresolved/${entry.model}`
+    const cache = entry.cache
+    if (cache !== undefined && cache.outcome !== 'miss') {
+      // Answered from the cache: no provider was paid, so the request costs nothing and saves the original cost.
+      logger.info({ metered: { requestId: entry.requestId, model, cache: cache.outcome, savedMicroUsd: cache.savedMicroUsd } }, 'call answered from cache')
+      publisher.publish(
+        buildEvent('cache.hit', { requestId: entry.requestId, projectId: entry.projectId, keyId: entry.keyId, model, cacheOutcome: cache.outcome, savedMicroUsd: cache.savedMicroUsd, usage }, meta),
+      )
+    }
     let priced: ReturnType<typeof costMicroUsd>
     try {
-      priced = costMicroUsd(model, usage, priceOverride(entry.tenantId, model))
+      priced =
+        cache !== undefined && cache.outcome !== 'miss'
+          ? { costMicroUsd: 0, priceVersion: PRICE_TABLE_VERSION, priced: true }
+          : costMicroUsd(model, usage, priceOverride(entry.tenantId, model))
     } catch (err) {
       // Inconsistent usage from a provider must not lose the event: it is recorded unpriced, and logged.
       logger.error({ err, requestId: entry.requestId }, 'could not price a call; recorded at 0')
@@ -81,7 +93,7 @@ export function eventMeter(
           stream: entry.stream,
           outcome: entry.outcome,
           httpStatus: entry.httpStatus,
-          cacheOutcome: 'bypass',
+          cacheOutcome: cache?.outcome ?? 'bypass',
           usage,
           costMicroUsd: priced.costMicroUsd,
           priceVersion: priced.priceVersion,

@@ -26,6 +26,8 @@ export interface UsageRecord {
   /** Streams: time until the first chunk reached the client. */
   timeToFirstTokenMs?: number
   errorCode?: string
+  /** The response cache's part: a hit costs nothing and saves what the cached call cost. Absent: bypass. */
+  cache?: { outcome: 'miss' } | { outcome: 'exact_hit' | 'semantic_hit'; savedMicroUsd: number }
 }
 
 /** Where finished calls are reported; must not block or throw (the call has already been answered). */

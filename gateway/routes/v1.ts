@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { chatCompletionRequest } from '../api/chat-completions.ts'
-import type { ChatCompletionChunk } from '../api/chat-completions.ts'
+import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../api/chat-completions.ts'
 import { embeddingsRequest } from '../api/embeddings.ts'
 import { presentedSecret } from '../auth/api-keys.ts'
 import type { KeyResolver, Principal } from '../auth/api-keys.ts'
@@ -13,6 +13,9 @@ import { toCompletionUsage } from '../providers/usage.ts'
 import { completedRecord, failedRecord, streamedRecord } from '../proxy/usage.ts'
 import type { RecordBase, UsageMeter, UsageRecord } from '../proxy/usage.ts'
 import { SseWriter } from './sse-writer.ts'
+import { CompletionAssembler, replayChunks, servedFromCache } from '../cache/response-cache.ts'
+import type { CacheDecision, ResponseCache } from '../cache/response-cache.ts'
+import type { NormalizedUsage } from '../providers/types.ts'
 import { estimatePrompt, maxOutputTokens } from '../limits/demand.ts'
 import type { AdmissionTicket, Limits } from '../limits/limits.ts'
 
@@ -24,7 +27,13 @@ export interface V1RoutesOptions {
   limits?: Limits
   /** The output cap assumed for a call that sets no max_tokens (for token limits and budget reservations). */
   defaultMaxOutputTokens?: number
+  /** The response cache; without it every call goes to a provider. */
+  cache?: ResponseCache
+  /** What a call cost the tenant, in micro-USD: what a cache hit of it saves. */
+  price?: (tenantId: string, model: string, usage: NormalizedUsage) => number
 }
+
+const NO_CACHE: CacheDecision = { status: 'bypass' }
 
 const NO_LIMITS: AdmissionTicket = { headers: {}, settle: () => {} }
 
@@ -109,6 +118,56 @@ export function baseRecord(request: FastifyRequest, principal: Principal, endpoi
   return { requestId: request.id, tenantId: principal.tenantId, keyId: principal.keyId, projectId: principal.projectId ?? null, endpoint, model, stream }
 }
 
+/** Answers a chat request from the cache: the cached completion as JSON, or replayed as an SSE stream. */
+async function answerFromCache(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  body: ChatCompletionRequest,
+  base: RecordBase,
+  cache: CacheDecision,
+  started: number,
+  meter: UsageMeter,
+): Promise<FastifyReply> {
+  const hit = cache.hit!
+  const cached = hit.response
+  const completion = servedFromCache(cached.completion, request.id, new Date())
+  const headers = {
+    'x-supergate-cache': cache.status,
+    'x-supergate-provider': cached.model.split('/')[0]!,
+    'x-supergate-model': cached.model,
+    ...(hit.similarity === null ? {} : { 'x-supergate-cache-similarity': hit.similarity.toFixed(4) }),
+  }
+  const record = (firstAt?: number): UsageRecord => ({
+    ...base,
+    model: cached.model,
+    provider: undefined,
+    keySource: null,
+    httpStatus: 200,
+    outcome: 'completed',
+    usage: cached.usage,
+    attempts: 0,
+    latencyMs: performance.now() - started,
+    ...(firstAt === undefined ? {} : { timeToFirstTokenMs: firstAt - started }),
+    cache: { outcome: cache.status === 'hit-exact' ? 'exact_hit' : 'semantic_hit', savedMicroUsd: cached.costMicroUsd },
+  })
+  if (body.stream !== true) {
+    meter.record(record())
+    return reply.headers(headers).send(completion)
+  }
+  void reply.hijack()
+  const writer = new SseWriter(reply.raw, clientGone(request, reply))
+  writer.open({ ...headers, 'x-request-id': request.id })
+  let firstAt: number | undefined
+  for (const chunk of replayChunks(completion, cached.usage, body.stream_options?.include_usage === true)) {
+    if (!(await writer.write(sseFrame(JSON.stringify(chunk))))) break
+    firstAt ??= performance.now()
+  }
+  await writer.write(sseFrame('[DONE]'))
+  writer.end()
+  meter.record(record(firstAt))
+  return reply
+}
+
 /** The OpenAI-compatible API: chat completions (JSON or SSE), embeddings and the model list. */
 export function v1Routes(app: FastifyInstance, options: V1RoutesOptions): void {
   const { proxy, meter } = options
@@ -140,20 +199,33 @@ export function v1Routes(app: FastifyInstance, options: V1RoutesOptions): void {
     const call: CallInfo = { requestId: request.id, principal, signal, ...(fallbacks === undefined ? {} : { fallbackModels: fallbacks }) }
     const base = baseRecord(request, principal, 'chat.completions', body.model, body.stream === true)
     let ticket: AdmissionTicket
+    let cache: CacheDecision = NO_CACHE
     try {
+      if (options.cache !== undefined) {
+        const looked = options.cache.lookup(principal, body, proxy.router.resolve(body.model, principal).qualified, request.headers['cache-control'])
+        cache = looked instanceof Promise ? await looked : looked
+      }
+      if (cache.hit !== undefined) return await answerFromCache(request, reply, body, base, cache, started, meter)
       const admitted = admitCall(options, principal, request, body)
       ticket = admitted instanceof Promise ? await admitted : admitted
     } catch (error) {
       meter.record(failedRecord(base, toGatewayError(error), signal.aborted, started))
       throw error
     }
+    const cacheRecord = cache.status === 'miss' ? { cache: { outcome: 'miss' as const } } : {}
+    const fill = (model: string, completion: ChatCompletion | undefined, usage: NormalizedUsage | undefined) => {
+      if (cache.store === undefined || completion === undefined || usage === undefined) return
+      cache.store({ completion, model, usage, costMicroUsd: options.price?.(principal.tenantId, model, usage) ?? 0 })
+    }
     if (body.stream !== true) {
       try {
         const outcome = await completeChat(proxy, body, call)
-        meter.record(completedRecord(base, outcome, started))
+        meter.record({ ...completedRecord(base, outcome, started), ...cacheRecord })
         ticket.settle(outcome.target.resolved.qualified, outcome.usage)
+        fill(outcome.target.resolved.qualified, outcome.completion, outcome.usage)
         return reply
           .headers(ticket.headers)
+          .header('x-supergate-cache', cache.status)
           .header('x-supergate-provider', outcome.target.resolved.provider.name)
           .header('x-supergate-model', outcome.target.resolved.qualified)
           .send(outcome.completion)
@@ -177,6 +249,7 @@ export function v1Routes(app: FastifyInstance, options: V1RoutesOptions): void {
     const writer = new SseWriter(reply.raw, signal)
     writer.open({
       ...ticket.headers,
+      'x-supergate-cache': cache.status,
       'x-request-id': request.id,
       'x-supergate-provider': stream.target.resolved.provider.name,
       'x-supergate-model': stream.target.resolved.qualified,
@@ -186,9 +259,11 @@ export function v1Routes(app: FastifyInstance, options: V1RoutesOptions): void {
     let firstAt: number | undefined
     let outcome: UsageRecord['outcome'] = 'completed'
     let errorCode: string | undefined
+    const assembler = cache.store === undefined ? undefined : new CompletionAssembler()
     try {
       for await (const chunk of stream.chunks) {
         last = chunk
+        assembler?.add(chunk)
         const out = includeUsage ? { ...chunk, usage: null } : chunk
         if (!(await writer.write(sseFrame(JSON.stringify(out))))) break
         firstAt ??= performance.now()
@@ -213,8 +288,9 @@ export function v1Routes(app: FastifyInstance, options: V1RoutesOptions): void {
     } finally {
       writer.end()
       const record = streamedRecord(base, stream, { outcome, started, firstAt, errorCode })
-      meter.record(record)
+      meter.record({ ...record, ...cacheRecord })
       ticket.settle(stream.target.resolved.qualified, record.usage)
+      if (outcome === 'completed') fill(stream.target.resolved.qualified, assembler?.completion(), record.usage)
     }
   })
 

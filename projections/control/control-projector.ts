@@ -108,6 +108,12 @@ async function apply(tx: SqlExecutor, event: StoredEvent): Promise<void> {
         [d.tenantId, d.onLimiterUnavailable],
       )
       return
+    case 'cache_settings.set':
+      await tx.query(
+        'INSERT INTO cache_settings (tenant_id, settings) VALUES ($1, $2) ON CONFLICT (tenant_id) DO UPDATE SET settings = $2',
+        [d.tenantId, json(d.settings)],
+      )
+      return
     case 'credits.granted':
       await tx.query('INSERT INTO credit_grants (id, tenant_id, amount_micro_usd, reason, granted_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING', [d.grantId, d.tenantId, d.amountMicroUsd, d.reason, at])
       return

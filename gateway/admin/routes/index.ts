@@ -3,6 +3,7 @@ import { alertRoutes } from './alerts.ts'
 import { auditRoutes } from './audit.ts'
 import { balanceRoutes } from './balance.ts'
 import { budgetRoutes } from './budgets.ts'
+import { cacheSettingsRoutes } from './cache-settings.ts'
 import { credentialRoutes } from './credentials.ts'
 import { creditRoutes } from './credits.ts'
 import { keyRoutes } from './keys.ts'
@@ -23,6 +24,7 @@ export const ADMIN_ROUTES = [
   ...balanceRoutes,
   ...budgetRoutes,
   ...rateLimitRoutes,
+  ...cacheSettingsRoutes,
   ...alertRuleRoutes,
   ...alertRoutes,
   ...priceOverrideRoutes,
