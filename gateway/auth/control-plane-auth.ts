@@ -127,6 +127,11 @@ export class ControlPlaneAuth implements KeyResolver, CredentialStore {
 
   async #loadTenant(tenantId: string): Promise<void> {
     if (this.#tenants.has(tenantId)) return
+    this.#tenants.set(tenantId, await this.#readTenant(tenantId))
+  }
+
+  /** A tenant's key mode, credentials (decrypted), prices, limits and cache settings, from the read models. */
+  async #readTenant(tenantId: string): Promise<TenantCredentials> {
     const { mode, rows, prices, limits, cache } = await this.#o.sql.transaction(
       async (tx) => {
         await tx.query('SET LOCAL ROLE supergate_app')
@@ -172,7 +177,7 @@ export class ControlPlaneAuth implements KeyResolver, CredentialStore {
         this.#o.onError?.(error)
       }
     }
-    this.#tenants.set(tenantId, { keyMode: mode, byProvider, prices, limits, cache })
+    return { keyMode: mode, byProvider, prices, limits, cache }
   }
 
   credentialFor(provider: ProviderName, principal: Principal): ProviderCredential | undefined {
@@ -225,11 +230,15 @@ export class ControlPlaneAuth implements KeyResolver, CredentialStore {
               OR type LIKE 'rate_limit.%' OR type LIKE 'limits_policy.%' OR type LIKE 'budget.%' OR type LIKE 'credits.%' OR type LIKE 'cache_settings.%')`,
       [this.#position, position],
     )
+    const tenants = new Set<string>()
     for (const event of touched.rows) {
       if (event.type.startsWith('apikey.')) {
         for (const [publicId, row] of this.#keys) if (row.id === event.key_id) this.#keys.delete(publicId)
-      } else if (event.tenant_id !== null) this.#tenants.delete(event.tenant_id)
+      } else if (event.tenant_id !== null && this.#tenants.has(event.tenant_id)) tenants.add(event.tenant_id)
     }
+    // A changed tenant is read again and replaced whole, never dropped: a call between the two must not find
+    // it missing and fall back to defaults (the gateway's provider key for a BYOK-only tenant, no limits).
+    for (const tenantId of tenants) this.#tenants.set(tenantId, await this.#readTenant(tenantId))
     this.#position = position
   }
 

@@ -47,13 +47,19 @@ WHERE c.tenant_id = $1 AND c.exact_key = candidate.exact_key AND 1 - candidate.d
 RETURNING c.response, 1 - candidate.distance AS similarity`
 
 /**
- * HNSW alone finds the ef_search (40) nearest entries of the whole table and then applies the WHERE: a
- * tenant with a few entries among many others' would find none. pgvector 0.8's iterative scan keeps
- * searching until a row passes the filter (or hnsw.max_scan_tuples, 20,000 by default, have been visited).
- * Rows come in order within each round of the search, not across rounds: when the filter is selective the
- * first found may not be the nearest. The planner serves such a filter from the btree index, exactly.
+ * HNSW alone finds the ef_search nearest entries of the whole table and then applies the WHERE: a tenant
+ * with a few entries among many others' would find none. pgvector 0.8's iterative scan keeps searching
+ * until a row passes the filter (or hnsw.max_scan_tuples, 20,000 by default, have been visited). Rows come
+ * in order within each round of the search, not across rounds: when the filter is selective the first found
+ * may not be the nearest. The planner serves such a filter from the btree index, exactly.
+ *
+ * ef_search 100 rather than pgvector's 40: over 100,000 random 384-dimension entries, recall@1 of a planted
+ * neighbour rises from ~70 % to ~92 % for ~5 ms more (test/bench/semantic-lookup.ts); a miss costs a call.
  */
-export const ITERATIVE_SCAN_SQL = 'SET LOCAL hnsw.iterative_scan = relaxed_order'
+export function nearestSettingsSql(iterativeScan: boolean): string {
+  const settings = [['synchronous_commit', 'off'], ['hnsw.ef_search', '100'], ...(iterativeScan ? [['hnsw.iterative_scan', 'relaxed_order']] : [])]
+  return `SELECT ${settings.map(([name, value]) => `set_config('${name}', '${value}', true)`).join(', ')}`
+}
 
 const UPSERT_SQL = `
 INSERT INTO response_cache (tenant_id, exact_key, semantic_key, embedding, response, expires_at, created_at, last_used_at, hits)
@@ -127,8 +133,7 @@ export class SqlCacheStore implements CacheStore {
     const vector = vectorLiteral(embedding)
     const iterative = await this.#supportsIterativeScan()
     const { rows } = await this.#sql.transaction(async (tx: SqlExecutor) => {
-      await tx.query(ASYNC_COMMIT_SQL)
-      if (iterative) await tx.query(ITERATIVE_SCAN_SQL)
+      await tx.query(nearestSettingsSql(iterative))
       return tx.query<{ response: CachedResponse; similarity: number }>(NEAREST_SQL, [tenantId, semanticKey, vector, now, minSimilarity, this.#touchIntervalMs])
     })
     const row = rows[0]

@@ -99,15 +99,15 @@ describe.each(sqlAdapters(inject('services').databaseUrl))('control plane on $na
     expect(auth.credentialFor('anthropic', principalA)).toBeUndefined()
     expect(auth.credentialFor('openai', principalA)).toEqual(gatewayCredential)
 
+    // A refresh replaces the changed tenant in place: calls already authenticated see the new mode at once,
+    // never a missing tenant that would fall back to the gateway's key.
     await plane.updateTenant(tenantA, { keyMode: 'byok_with_fallback' }, ctx)
     await auth.refresh()
-    await auth.authenticate(key.key)
     expect(auth.credentialFor('anthropic', principalA)).toEqual({ apiKey: `sk-ant-secret-of-${tenantA}`, baseUrl: 'https://api.anthropic.example/v1', source: 'byok' })
     expect(auth.credentialFor('openai', principalA)).toEqual(gatewayCredential)
 
     await plane.updateTenant(tenantA, { keyMode: 'byok_only' }, ctx)
     await auth.refresh()
-    await auth.authenticate(key.key)
     expect(auth.credentialFor('openai', principalA)).toBeUndefined()
     expect(auth.credentialFor('anthropic', principalA)?.apiKey).not.toContain(tenantB)
   })

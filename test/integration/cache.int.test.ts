@@ -227,4 +227,27 @@ describe('semantic cache', () => {
     await expect.poll(async () => (await ask(a.key, { ...user('Give me a summary of this climate change article'), ...cold })).cache, { timeout: 5_000 }).toBe('hit-semantic')
     expect((await ask(b.key, { ...user('Give me a summary of this climate change article'), ...cold })).cache).toBe('miss')
   })
+
+  it("embeds prompts with a provider model through the tenant's own key, billed to the tenant", async () => {
+    // A tenant that only ever uses its own provider keys.
+    const tenantId = String((await admin('POST', '/tenants', { name: `cache-byok-${Date.now()}`, keyMode: 'byok_only' })).id)
+    await admin('PUT', `/tenants/${tenantId}/credentials/openai`, { apiKey: 'sk-tenant-own-openai-key' })
+    await admin('PUT', `/tenants/${tenantId}/cache-settings`, { mode: 'semantic', similarityThreshold: 0.99, embeddingModel: 'openai/text-embedding-3-small' })
+    await expect.poll(async () => (await admin('GET', `/tenants/${tenantId}/credentials`)).data, { timeout: 5_000 }).toHaveLength(1)
+    await expect.poll(async () => (await admin('GET', `/tenants/${tenantId}/cache-settings`)).mode, { timeout: 5_000 }).toBe('semantic')
+    const key = String((await admin('POST', `/tenants/${tenantId}/keys`, { name: 'app', role: 'developer' })).key)
+    const embeddingCalls = () => mock.requests.filter((r) => r.path.endsWith('/embeddings') && (r.body as { model?: string }).model === 'text-embedding-3-small')
+    const before = embeddingCalls().length
+    expect((await ask(key, { ...user('Is it raining in Paris?'), ...cold })).cache).toBe('miss')
+    await expect.poll(async () => (await ask(key, { ...user('Is it raining in Paris?'), ...cold })).cache, { timeout: 5_000 }).toBe('hit-exact')
+    // The mock embeds by letters and digits only: the same words, other case and punctuation, embed alike.
+    expect((await ask(key, { ...user('is it RAINING in paris'), ...cold })).cache).toBe('hit-semantic')
+    const calls = embeddingCalls().slice(before)
+    expect(calls.length).toBeGreaterThanOrEqual(2)
+    expect(calls.every((c) => c.headers.authorization === 'Bearer sk-tenant-own-openai-key')).toBe(true)
+    expect(calls.every((c) => (c.body as { dimensions?: number }).dimensions === 384)).toBe(true)
+    await expect
+      .poll(() => usageEvents.filter((e) => e.tenantId === tenantId && e.type === 'request.completed' && (e.data as { endpoint: string }).endpoint === 'embeddings').length, { timeout: 5_000 })
+      .toBeGreaterThanOrEqual(2)
+  })
 })

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { chatCompletionRequest, textOf } from '../../gateway/api/chat-completions.ts'
 import { embeddingsRequest } from '../../gateway/api/embeddings.ts'
@@ -62,7 +63,13 @@ export function openAiMock(): MockHandler {
         status: 200,
         body: {
           object: 'list',
-          data: inputs.map((_, index) => ({ object: 'embedding', index, embedding: [0.25 * (index + 1), -0.5, 0.125] })),
+          data: inputs.map((input, index) => ({
+            object: 'embedding',
+            index,
+            // With `dimensions`, as text-embedding-3 models do: a unit vector of that size that depends only on the
+            // text's letters and digits (case and punctuation aside), so tests can make two prompts embed alike.
+            embedding: parsed.data.dimensions === undefined ? [0.25 * (index + 1), -0.5, 0.125] : textVector(String(input), parsed.data.dimensions),
+          })),
           model: parsed.data.model,
           usage: { prompt_tokens: 4 * inputs.length, total_tokens: 4 * inputs.length },
         },
@@ -94,4 +101,15 @@ export function openAiMock(): MockHandler {
     }
     return { kind: 'json', status: 200, body: JSON.parse(fixture(toolCall ? 'chat-completion-tool-calls.json' : 'chat-completion.json')) as unknown }
   }
+}
+
+/** A deterministic unit vector for a text, from a hash of its lower-cased letters and digits. */
+function textVector(text: string, dimensions: number): number[] {
+  let seed = createHash('sha256').update(text.toLowerCase().replace(/[^a-z0-9]/g, '')).digest().readUInt32LE(0)
+  const v = Array.from({ length: dimensions }, () => {
+    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0
+    return seed / 2 ** 32 - 0.5
+  })
+  const norm = Math.hypot(...v)
+  return v.map((x) => x / norm)
 }
