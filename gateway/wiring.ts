@@ -224,8 +224,11 @@ export function createGateway(config: Config, options: GatewayOptions): GatewayP
           runnersRetry = setTimeout(() => void startRunners(), 5_000)
         }
       }
-      void startRunners()
-      webhooks.start()
+      // A process may leave the projections, the alert relay and webhooks to another process of the deployment.
+      if (config.projections) {
+        void startRunners()
+        webhooks.start()
+      }
       return Promise.resolve()
     },
     close: async () => {

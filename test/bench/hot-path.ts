@@ -41,6 +41,8 @@ const gateway = await startGateway({
   SUPERGATE_OPENAI_API_KEY: 'upstream-bench-key',
   SUPERGATE_OPENAI_BASE_URL: `${mock.url}/v1`,
   SUPERGATE_LOG_LEVEL: 'warn',
+  // BENCH_PROJECTIONS=off measures a gateway process that leaves the projections to another process.
+  SUPERGATE_PROJECTIONS: process.env.BENCH_PROJECTIONS ?? 'on',
 })
 
 async function admin(method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
@@ -93,7 +95,7 @@ for (let i = 0; i < calls; i++) for (const [name, run] of Object.entries(scenari
 
 const q = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(p * values.length))]!
 const cell = (v: number) => v.toFixed(3).padStart(9)
-console.log(`hot path, ${calls} sequential non-streamed calls per scenario, alternating; real PostgreSQL, Redis, Kafka (ms)`)
+console.log(`hot path, ${calls} sequential non-streamed calls per scenario, alternating; real PostgreSQL, Redis, Kafka; projections in the gateway process: ${process.env.BENCH_PROJECTIONS ?? 'on'} (ms)`)
 console.log(`${'scenario'.padEnd(28)} ${'p50'.padStart(9)} ${'p90'.padStart(9)} ${'p99'.padStart(9)}   p50 over direct`)
 const direct = q(samples.direct!, 0.5)
 for (const [name, values] of Object.entries(samples)) {

@@ -27,7 +27,9 @@ export interface RunningGateway {
 export async function startGateway(env: Record<string, string>): Promise<RunningGateway> {
   const port = await freePort()
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('SUPERGATE_')))
-  const child = spawn(process.execPath, ['gateway/main.ts'], {
+  // GATEWAY_NODE_ARGS adds Node flags to the gateway process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile a bench.
+  const nodeArgs = (process.env.GATEWAY_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')
+  const child = spawn(process.execPath, [...nodeArgs, 'gateway/main.ts'], {
     cwd: repoRoot,
     env: { ...inherited, SUPERGATE_PORT: String(port), SUPERGATE_DATA_DIR: ':memory:', SUPERGATE_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
