@@ -41,6 +41,15 @@ describe('loadConfig', () => {
     expect(config.providers.gemini).toEqual({})
   })
 
+  it('runs projections and assumes 4,096 output tokens unless told otherwise', () => {
+    expect(loadConfig({})).toMatchObject({ projections: true, defaultMaxOutputTokens: 4096 })
+    expect(loadConfig({ SUPERGATE_PROJECTIONS: 'off', SUPERGATE_DEFAULT_MAX_OUTPUT_TOKENS: '512' })).toMatchObject({ projections: false, defaultMaxOutputTokens: 512 })
+    expect(problemsOf({ SUPERGATE_PROJECTIONS: 'no', SUPERGATE_DEFAULT_MAX_OUTPUT_TOKENS: '0' })).toEqual({
+      SUPERGATE_PROJECTIONS: 'must be on or off',
+      SUPERGATE_DEFAULT_MAX_OUTPUT_TOKENS: 'must be at least 1',
+    })
+  })
+
   it('treats empty variables as unset', () => {
     expect(loadConfig({ SUPERGATE_DATABASE_URL: '', SUPERGATE_PORT: ' ' }).port).toBe(8080)
   })
