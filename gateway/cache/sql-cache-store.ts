@@ -23,8 +23,14 @@ const ASYNC_COMMIT_SQL = 'SET LOCAL synchronous_commit = off'
  */
 const TOUCH = `last_used_at = CASE WHEN last_used_at < now() - $touch::float8 * interval '1 millisecond' THEN now() ELSE last_used_at END`
 
+/**
+ * One statement, so one round trip on the hot path: the CTE turns off synchronous commit for the statement's
+ * own (implicit) transaction, so a hit never waits for a WAL flush.
+ */
 export const GET_EXACT_SQL = `
+WITH async_commit AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true) AS setting)
 UPDATE response_cache SET hits = hits + 1, ${TOUCH.replace('$touch', '$4')}
+FROM async_commit
 WHERE tenant_id = $1 AND exact_key = $2 AND expires_at > $3
 RETURNING response`
 
@@ -122,10 +128,7 @@ export class SqlCacheStore implements CacheStore {
   }
 
   async getExact(tenantId: string, exactKey: string, now: Date): Promise<CachedResponse | undefined> {
-    const { rows } = await this.#sql.transaction(async (tx) => {
-      await tx.query(ASYNC_COMMIT_SQL)
-      return tx.query<{ response: CachedResponse }>(GET_EXACT_SQL, [tenantId, exactKey, now, this.#touchIntervalMs])
-    })
+    const { rows } = await this.#sql.query<{ response: CachedResponse }>(GET_EXACT_SQL, [tenantId, exactKey, now, this.#touchIntervalMs])
     return rows[0]?.response
   }
 
