@@ -18,7 +18,9 @@ import { completedRecord, failedRecord, streamedRecord } from '../proxy/usage.ts
 import type { UsageRecord } from '../proxy/usage.ts'
 import { SseWriter } from './sse-writer.ts'
 import type { AdmissionTicket } from '../limits/limits.ts'
-import { admitCall, authenticate, baseRecord, clientGone, fallbackModels } from './v1.ts'
+import { CompletionAssembler, replayChunks, servedFromCache } from '../cache/response-cache.ts'
+import type { CacheDecision } from '../cache/response-cache.ts'
+import { admitCall, authenticate, baseRecord, cacheHitHeaders, cacheHitRecord, clientGone, fallbackModels, lookupCache } from './v1.ts'
 import type { V1RoutesOptions } from './v1.ts'
 
 const frame = (out: SseOut) => sseFrame(out.data, out.event)
@@ -55,20 +57,50 @@ export function messagesRoutes(app: FastifyInstance, options: V1RoutesOptions): 
         meter.record(failedRecord(base, toGatewayError(error), signal.aborted, started))
         throw error
       }
+      let cache: CacheDecision = { status: 'bypass' }
       try {
+        const looked = lookupCache(options, principal, request, chat)
+        cache = looked instanceof Promise ? await looked : looked
+        if (cache.hit !== undefined) {
+          // Answered from the cache, in Anthropic's shape: no admission, no provider, nothing spent.
+          const cached = cache.hit.response
+          const completion = servedFromCache(cached.completion, request.id, new Date())
+          if (chat.stream !== true) {
+            meter.record(cacheHitRecord(base, cache, started))
+            return await reply.headers(cacheHitHeaders(cache)).header('request-id', request.id).send(toMessagesResponse(completion, cached.usage, requestedModel))
+          }
+          void reply.hijack()
+          const writer = new SseWriter(reply.raw, signal)
+          writer.open({ ...cacheHitHeaders(cache), 'request-id': request.id, 'x-request-id': request.id })
+          const encoder = createMessagesStreamEncoder(requestedModel, messageIdFor(completion.id))
+          let firstAt: number | undefined
+          let finish: FinishReason | null = null
+          for (const chunk of replayChunks(completion, cached.usage, false)) {
+            finish = chunk.choices[0]?.finish_reason ?? finish
+            for (const out of encoder.onChunk(chunk)) await writer.write(frame(out))
+            firstAt ??= performance.now()
+          }
+          for (const out of encoder.finish(cached.usage, finish)) await writer.write(frame(out))
+          writer.end()
+          meter.record(cacheHitRecord(base, cache, started, firstAt))
+          return reply
+        }
         const admitted = admitCall(options, principal, request, chat)
         ticket = admitted instanceof Promise ? await admitted : admitted
       } catch (error) {
         fail(error)
       }
       const admitted = ticket!
+      const cacheRecord = cache.status === 'miss' ? { cache: { outcome: 'miss' as const } } : {}
 
       if (chat.stream !== true) {
         const outcome = await completeChat(proxy, chat, call).catch(fail)
-        meter.record(completedRecord(base, outcome, started))
+        meter.record({ ...completedRecord(base, outcome, started), ...cacheRecord })
         admitted.settle(outcome.target.resolved.qualified, outcome.usage)
+        cache.store?.({ completion: outcome.completion, model: outcome.target.resolved.qualified, usage: outcome.usage, costMicroUsd: options.price?.(principal.tenantId, outcome.target.resolved.qualified, outcome.usage) ?? 0 })
         return reply
           .headers(admitted.headers)
+          .header('x-supergate-cache', cache.status)
           .header('request-id', request.id)
           .header('x-supergate-provider', outcome.target.resolved.provider.name)
           .header('x-supergate-model', outcome.target.resolved.qualified)
@@ -80,6 +112,7 @@ export function messagesRoutes(app: FastifyInstance, options: V1RoutesOptions): 
       const writer = new SseWriter(reply.raw, signal)
       writer.open({
         ...admitted.headers,
+        'x-supergate-cache': cache.status,
         'request-id': request.id,
         'x-request-id': request.id,
         'x-supergate-provider': stream.target.resolved.provider.name,
@@ -90,12 +123,14 @@ export function messagesRoutes(app: FastifyInstance, options: V1RoutesOptions): 
       let outcome: UsageRecord['outcome'] = 'completed'
       let errorCode: string | undefined
       let firstAt: number | undefined
+      const assembler = cache.store === undefined ? undefined : new CompletionAssembler()
       const write = async (frames: SseOut[]) => {
         for (const out of frames) if (!(await writer.write(frame(out)))) return false
         return true
       }
       try {
         for await (const chunk of stream.chunks) {
+          assembler?.add(chunk)
           encoder ??= createMessagesStreamEncoder(requestedModel, messageIdFor(chunk.id))
           finishReason = chunk.choices[0]?.finish_reason ?? finishReason
           if (!(await write(encoder.onChunk(chunk)))) break
@@ -117,8 +152,13 @@ export function messagesRoutes(app: FastifyInstance, options: V1RoutesOptions): 
       } finally {
         writer.end()
         const record = streamedRecord(base, stream, { outcome, started, firstAt, errorCode })
-        meter.record(record)
+        meter.record({ ...record, ...cacheRecord })
         admitted.settle(stream.target.resolved.qualified, record.usage)
+        const completion = outcome === 'completed' ? assembler?.completion() : undefined
+        const model = stream.target.resolved.qualified
+        if (completion !== undefined && record.usage !== undefined) {
+          cache.store?.({ completion, model, usage: record.usage, costMicroUsd: options.price?.(principal.tenantId, model, record.usage) ?? 0 })
+        }
       }
     })
     done()

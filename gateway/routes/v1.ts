@@ -118,26 +118,10 @@ export function baseRecord(request: FastifyRequest, principal: Principal, endpoi
   return { requestId: request.id, tenantId: principal.tenantId, keyId: principal.keyId, projectId: principal.projectId ?? null, endpoint, model, stream }
 }
 
-/** Answers a chat request from the cache: the cached completion as JSON, or replayed as an SSE stream. */
-async function answerFromCache(
-  request: FastifyRequest,
-  reply: FastifyReply,
-  body: ChatCompletionRequest,
-  base: RecordBase,
-  cache: CacheDecision,
-  started: number,
-  meter: UsageMeter,
-): Promise<FastifyReply> {
-  const hit = cache.hit!
-  const cached = hit.response
-  const completion = servedFromCache(cached.completion, request.id, new Date())
-  const headers = {
-    'x-supergate-cache': cache.status,
-    'x-supergate-provider': cached.model.split('/')[0]!,
-    'x-supergate-model': cached.model,
-    ...(hit.similarity === null ? {} : { 'x-supergate-cache-similarity': hit.similarity.toFixed(4) }),
-  }
-  const record = (firstAt?: number): UsageRecord => ({
+/** The usage record of a call answered from the cache: nothing spent, the cached call's cost saved. */
+export function cacheHitRecord(base: RecordBase, cache: CacheDecision, started: number, firstAt?: number): UsageRecord {
+  const cached = cache.hit!.response
+  return {
     ...base,
     model: cached.model,
     provider: undefined,
@@ -149,7 +133,40 @@ async function answerFromCache(
     latencyMs: performance.now() - started,
     ...(firstAt === undefined ? {} : { timeToFirstTokenMs: firstAt - started }),
     cache: { outcome: cache.status === 'hit-exact' ? 'exact_hit' : 'semantic_hit', savedMicroUsd: cached.costMicroUsd },
-  })
+  }
+}
+
+/** The cache's decision for a chat request (`bypass` without a cache); throws model_not_found for an unknown model. */
+export function lookupCache(options: V1RoutesOptions, principal: Principal, request: FastifyRequest, body: ChatCompletionRequest): CacheDecision | Promise<CacheDecision> {
+  if (options.cache === undefined) return NO_CACHE
+  return options.cache.lookup(principal, body, options.proxy.router.resolve(body.model, principal).qualified, request.headers['cache-control'])
+}
+
+/** Headers of a response served from the cache. */
+export function cacheHitHeaders(cache: CacheDecision): Record<string, string> {
+  const hit = cache.hit!
+  return {
+    'x-supergate-cache': cache.status,
+    'x-supergate-provider': hit.response.model.split('/')[0]!,
+    'x-supergate-model': hit.response.model,
+    ...(hit.similarity === null ? {} : { 'x-supergate-cache-similarity': hit.similarity.toFixed(4) }),
+  }
+}
+
+/** Answers a chat request from the cache: the cached completion as JSON, or replayed as an SSE stream. */
+async function answerFromCache(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  body: ChatCompletionRequest,
+  base: RecordBase,
+  cache: CacheDecision,
+  started: number,
+  meter: UsageMeter,
+): Promise<FastifyReply> {
+  const cached = cache.hit!.response
+  const completion = servedFromCache(cached.completion, request.id, new Date())
+  const headers = cacheHitHeaders(cache)
+  const record = (firstAt?: number): UsageRecord => cacheHitRecord(base, cache, started, firstAt)
   if (body.stream !== true) {
     meter.record(record())
     return reply.headers(headers).send(completion)
@@ -201,10 +218,8 @@ export function v1Routes(app: FastifyInstance, options: V1RoutesOptions): void {
     let ticket: AdmissionTicket
     let cache: CacheDecision = NO_CACHE
     try {
-      if (options.cache !== undefined) {
-        const looked = options.cache.lookup(principal, body, proxy.router.resolve(body.model, principal).qualified, request.headers['cache-control'])
-        cache = looked instanceof Promise ? await looked : looked
-      }
+      const looked = lookupCache(options, principal, request, body)
+      cache = looked instanceof Promise ? await looked : looked
       if (cache.hit !== undefined) return await answerFromCache(request, reply, body, base, cache, started, meter)
       const admitted = admitCall(options, principal, request, body)
       ticket = admitted instanceof Promise ? await admitted : admitted

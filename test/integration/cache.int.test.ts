@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
+import Anthropic from '@anthropic-ai/sdk'
 import OpenAI from 'openai'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Envelope } from '../../events/envelope.ts'
@@ -183,6 +184,25 @@ describe('exact cache', () => {
     const hit = await ask(key, user('Streamed first'))
     expect(hit.cache).toBe('hit-exact')
     expect(hit.json.choices[0]!.message.content).toBe(text)
+  })
+})
+
+describe("the cache behind Anthropic's /v1/messages", () => {
+  it('answers a repeated message from the cache, as JSON and as a replayed stream the Anthropic SDK reads', async () => {
+    const { key } = await tenantWithCache({ mode: 'exact' })
+    const client = new Anthropic({ baseURL: baseUrl, apiKey: key, maxRetries: 0 })
+    const request = { model: 'openai/gpt-4o-mini', max_tokens: 64, messages: [{ role: 'user' as const, content: 'Hola' }] }
+    const first = await client.messages.create(request).withResponse()
+    expect(first.response.headers.get('x-supergate-cache')).toBe('miss')
+    const text = (first.data.content[0] as { text: string }).text
+    await expect.poll(async () => (await client.messages.create(request).withResponse()).response.headers.get('x-supergate-cache'), { timeout: 5_000 }).toBe('hit-exact')
+    const hit = await client.messages.create(request)
+    expect(hit).toMatchObject({ type: 'message', role: 'assistant', content: [{ type: 'text', text }], stop_reason: 'end_turn' })
+    const stream = client.messages.stream(request)
+    const streamed = await stream.finalMessage()
+    expect(streamed.content.map((block) => (block.type === 'text' ? block.text : block.type))).toEqual([text])
+    expect(streamed.stop_reason).toBe('end_turn')
+    expect(streamed.usage).toMatchObject({ input_tokens: 19, output_tokens: 10 })
   })
 })
 
