@@ -20,7 +20,7 @@ import { SseWriter } from './sse-writer.ts'
 import type { AdmissionTicket } from '../limits/limits.ts'
 import { CompletionAssembler, replayChunks, servedFromCache } from '../cache/response-cache.ts'
 import type { CacheDecision } from '../cache/response-cache.ts'
-import { admitCall, authenticate, baseRecord, cacheHitHeaders, cacheHitRecord, clientGone, fallbackModels, lookupCache } from './v1.ts'
+import { admitCall, authenticate, baseRecord, cacheHitHeaders, cacheHitRecord, clientGone, fallbackModels, lookupCache, requireModelUse } from './v1.ts'
 import type { V1RoutesOptions } from './v1.ts'
 
 const frame = (out: SseOut) => sseFrame(out.data, out.event)
@@ -43,6 +43,7 @@ export function messagesRoutes(app: FastifyInstance, options: V1RoutesOptions): 
 
     scope.post('/v1/messages', async (request, reply) => {
       const principal = await authenticate(options.keys, request)
+      requireModelUse(principal)
       const version = request.headers['anthropic-version']
       const chat = parseMessagesRequest(request.body, typeof version === 'string' ? { anthropicVersion: version } : {})
       const requestedModel = chat.model

@@ -4,6 +4,7 @@ import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from 
 import { embeddingsRequest } from '../api/embeddings.ts'
 import { presentedSecret } from '../auth/api-keys.ts'
 import type { KeyResolver, Principal } from '../auth/api-keys.ts'
+import { can } from '../control/roles.ts'
 import { GatewayError } from '../errors.ts'
 import { toGatewayError } from '../plugins/errors.ts'
 import { sseFrame } from '../providers/sse.ts'
@@ -34,6 +35,13 @@ export interface V1RoutesOptions {
 }
 
 const NO_CACHE: CacheDecision = { status: 'bypass' }
+
+/** The roles allowed to call models (gateway/control/roles.ts `chat.use`): billing and viewer keys may not. */
+export function requireModelUse(principal: Principal): void {
+  if (principal.role !== 'platform' && !can(principal.role, 'chat.use')) {
+    throw new GatewayError('permission_denied', `A key with the ${principal.role} role may not call models`)
+  }
+}
 
 const NO_LIMITS: AdmissionTicket = { headers: {}, settle: () => {} }
 
@@ -209,6 +217,7 @@ export function v1Routes(app: FastifyInstance, options: V1RoutesOptions): void {
 
   app.post('/v1/chat/completions', async (request, reply) => {
     const principal = request.principal!
+    requireModelUse(principal)
     const body = chatCompletionRequest.parse(request.body)
     const started = performance.now()
     const signal = clientGone(request, reply)
@@ -311,6 +320,7 @@ export function v1Routes(app: FastifyInstance, options: V1RoutesOptions): void {
 
   app.post('/v1/embeddings', async (request, reply) => {
     const principal = request.principal!
+    requireModelUse(principal)
     const body = embeddingsRequest.parse(request.body)
     const started = performance.now()
     const signal = clientGone(request, reply)

@@ -187,6 +187,24 @@ describe('exact cache', () => {
   })
 })
 
+describe('who may call models', () => {
+  it('refuses billing and viewer keys on every model endpoint, even for an answer the cache holds', async () => {
+    const { tenantId, key } = await tenantWithCache({ mode: 'exact' })
+    await ask(key, user('Cached for the developer'))
+    await expect.poll(async () => (await ask(key, user('Cached for the developer'))).cache, { timeout: 5_000 }).toBe('hit-exact')
+    for (const role of ['billing', 'viewer']) {
+      const other = String((await admin('POST', `/tenants/${tenantId}/keys`, { name: role, role })).key)
+      const headers = { authorization: `Bearer ${other}`, 'anthropic-version': '2023-06-01' }
+      const chat = await app.inject({ method: 'POST', url: '/v1/chat/completions', headers, payload: { model: 'openai/gpt-4o-mini', ...user('Cached for the developer') } })
+      expect([chat.statusCode, chat.json<{ error: { code: string } }>().error.code]).toEqual([403, 'permission_denied'])
+      const embed = await app.inject({ method: 'POST', url: '/v1/embeddings', headers, payload: { model: 'openai/text-embedding-3-small', input: 'x' } })
+      expect(embed.statusCode).toBe(403)
+      const messages = await app.inject({ method: 'POST', url: '/v1/messages', headers, payload: { model: 'openai/gpt-4o-mini', max_tokens: 10, ...user('Cached for the developer') } })
+      expect([messages.statusCode, messages.json<{ error: { type: string } }>().error.type]).toEqual([403, 'permission_error'])
+    }
+  })
+})
+
 describe("the cache behind Anthropic's /v1/messages", () => {
   it('answers a repeated message from the cache, as JSON and as a replayed stream the Anthropic SDK reads', async () => {
     const { key } = await tenantWithCache({ mode: 'exact' })
