@@ -122,7 +122,9 @@ export function buildEvent<T extends DataPlaneEventType>(
   if (!parsedData.success) throw new InvalidEventError(`Invalid ${type} v${current} data:\n${z.prettifyError(parsedData.error)}`)
   const parsedMeta = eventMetaSchema.safeParse(meta)
   if (!parsedMeta.success) throw new InvalidEventError(`Invalid ${type} metadata:\n${z.prettifyError(parsedMeta.error)}`)
-  const envelope = envelopeSchema.parse({
+  // Every field is validated above or made here (id, type, version), so the envelope is built, not parsed again:
+  // this runs once per request, and the publisher validates the envelope once more before it leaves.
+  const envelope: Envelope = {
     id: uuidv7(now.getTime()),
     type,
     version: current,
@@ -131,7 +133,7 @@ export function buildEvent<T extends DataPlaneEventType>(
     correlationId: parsedMeta.data.correlationId,
     causationId: parsedMeta.data.causationId,
     actor: parsedMeta.data.actor,
-    data: parsedData.data,
-  })
+    data: parsedData.data as Record<string, unknown>,
+  }
   return envelope as Extract<DataPlaneEvent, { type: T }>
 }
