@@ -187,6 +187,30 @@ describe('exact cache', () => {
   })
 })
 
+describe('cache settings', () => {
+  it('refuses malformed settings by name and keeps the ones in force', async () => {
+    const { tenantId } = await tenantWithCache({ mode: 'exact', ttlSeconds: 600 })
+    const put = (body: unknown) => app.inject({ method: 'PUT', url: `/admin/v1/tenants/${tenantId}/cache-settings`, headers: { authorization: `Bearer ${ADMIN}` }, payload: body as object })
+    const tooMany = Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`openai/model-${i}`, 0.9]))
+    for (const [body, param] of [
+      [{ mode: 'fuzzy' }, 'mode'],
+      [{ similarityThreshold: 1.5 }, 'similarityThreshold'],
+      [{ ttlSeconds: 0 }, 'ttlSeconds'],
+      [{ modelThresholds: { 'not a model': 0.9 } }, 'modelThresholds'],
+      [{ modelThresholds: tooMany }, 'modelThresholds'],
+      [{ embeddingModel: 'x'.repeat(300) }, 'embeddingModel'],
+      [{ mode: 'exact', surprise: true }, null],
+    ] as const) {
+      const answer = await put(body)
+      expect(answer.statusCode, JSON.stringify(body).slice(0, 80)).toBe(400)
+      const error = answer.json<{ error: { code: string; message: string } }>().error
+      expect(error.code).toBe('invalid_request')
+      if (param !== null) expect(error.message).toContain(param)
+    }
+    expect(await admin('GET', `/tenants/${tenantId}/cache-settings`)).toMatchObject({ mode: 'exact', ttlSeconds: 600, similarityThreshold: 0.9 })
+  })
+})
+
 describe('who may call models', () => {
   it('refuses billing and viewer keys on every model endpoint, even for an answer the cache holds', async () => {
     const { tenantId, key } = await tenantWithCache({ mode: 'exact' })

@@ -10,11 +10,13 @@ const settings = z.strictObject({
   ttlSeconds: z.number().int().min(1).max(365 * 86_400),
   maxEntries: z.number().int().min(1).max(10_000_000),
   similarityThreshold: threshold,
-  modelThresholds: z.record(z.string().regex(/^[a-z0-9-]+\/\S+$/, "a model named 'provider/model'"), threshold),
+  modelThresholds: z
+    .record(z.string().max(200).regex(/^[a-z0-9-]+\/\S+$/, "a model named 'provider/model'"), threshold)
+    .refine((thresholds) => Object.keys(thresholds).length <= 100, 'at most 100 models'),
   perProject: z.boolean(),
   semanticWithTools: z.boolean(),
   semanticMaxTemperature: z.number().min(0).max(2),
-  embeddingModel: z.union([z.literal('local'), z.string().regex(/^[a-z0-9-]+\/\S+$/, "'local' or an embedding model named 'provider/model'")]),
+  embeddingModel: z.union([z.literal('local'), z.string().max(200).regex(/^[a-z0-9-]+\/\S+$/, "'local' or an embedding model named 'provider/model'")]),
 })
 
 export const cacheSettingsRoutes = [
