@@ -163,8 +163,9 @@ export function createGateway(config: Config, options: GatewayOptions): GatewayP
     retries: config.upstream.retries,
   }
   const meter = options.meter ?? eventMeter(publisher, logger, (tenantId, model) => auth.priceOverride(tenantId, model))
+  const cacheStore = new SqlCacheStore(deps.sql)
   const cache = new ResponseCache({
-    store: new SqlCacheStore(deps.sql),
+    store: cacheStore,
     settingsFor: (tenantId) => auth.cacheSettingsFor(tenantId),
     embedderFor: (settings, principal) => (settings.embeddingModel === 'local' ? localEmbedder : new ProviderEmbedder(proxy, principal, settings.embeddingModel, meter)),
     onError: (err, stage) => logger.warn({ err: err instanceof Error ? err.message : String(err), stage }, 'response cache unavailable; the call goes to the provider'),
@@ -240,6 +241,8 @@ export function createGateway(config: Config, options: GatewayOptions): GatewayP
       await Promise.allSettled([webhooks.stop(), alertEvents.stop()])
       // Flushes what the gateway metered; what cannot be delivered stays in the spool for the next start.
       await publisher.close()
+      // Hits and entries written behind the calls; a database that is gone loses them, which costs only misses.
+      await cacheStore.flush().catch(() => {})
       await client.close()
       await localEmbedder.close()
     },

@@ -38,12 +38,14 @@ export interface SemanticHit {
 }
 
 export interface CacheStore {
-  /** The live entry with this exact key in this tenant; marks it used. */
+  /** The live entry with this exact key in this tenant; marks it used (the use may be written later: see flush). */
   getExact(tenantId: string, exactKey: string, now: Date): Promise<CachedResponse | undefined>
   /** The live entry of the tenant and semantic key nearest to `embedding`, if its similarity ≥ minSimilarity; marks it used. */
   nearest(tenantId: string, semanticKey: string, embedding: readonly number[], minSimilarity: number, now: Date): Promise<SemanticHit | undefined>
   /** Stores (or replaces, by exact key) an entry, then evicts the tenant's least recently used entries beyond maxEntries and its expired ones. */
   put(entry: CacheEntry, maxEntries: number): Promise<void>
+  /** Resolves when every hit and entry recorded so far is written (stores may write behind the calls). */
+  flush(): Promise<void>
   /** How many live entries the tenant holds. */
   count(tenantId: string, now: Date): Promise<number>
 }

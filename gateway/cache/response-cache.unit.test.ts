@@ -61,6 +61,7 @@ describe('cache policy', () => {
       nearest: () => Promise.reject(new Error('db down')),
       put: (_e: CacheEntry) => Promise.resolve(),
       count: () => Promise.resolve(0),
+      flush: () => Promise.resolve(),
     }
     const cache = new ResponseCache({
       store: failing,

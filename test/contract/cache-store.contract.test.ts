@@ -98,6 +98,7 @@ describe.each(sqlAdapters(inject('services').databaseUrl))('CacheStore contract:
     expect(Number.isSafeInteger(hit!.costMicroUsd) && Number.isInteger(hit!.usage.promptTokens)).toBe(true)
     expect(await cache.getExact(tenant, 'k2', now)).toBeUndefined()
     expect(await cache.count(tenant, now)).toBe(1)
+    await cache.flush()
     const hits = await sql.query<{ hits: number }>('SELECT hits FROM response_cache WHERE tenant_id = $1', [tenant])
     expect(hits.rows).toEqual([{ hits: 1 }])
   })
@@ -122,6 +123,7 @@ describe.each(sqlAdapters(inject('services').databaseUrl))('CacheStore contract:
     expect(hit?.similarity).toBeCloseTo(0.95, 4)
     expect(await cache.nearest(tenant, 'sem-1', unit(0), 0.97, now)).toBeUndefined()
     // A miss marks nothing used.
+    await cache.flush()
     const hits = await sql.query<{ exact_key: string; hits: number }>('SELECT exact_key, hits FROM response_cache WHERE tenant_id = $1 ORDER BY exact_key', [tenant])
     expect(hits.rows).toEqual([{ exact_key: 'far', hits: 0 }, { exact_key: 'near', hits: 1 }])
   })
@@ -184,10 +186,47 @@ describe.each(sqlAdapters(inject('services').databaseUrl))('CacheStore contract:
     const put = await lastUse()
     expect(await cache.getExact(tenant, 'k', now)).toBeDefined()
     expect(await cache.nearest(tenant, 'sem-1', unit(0), 0.9, now)).toBeDefined()
+    // Hits are written behind the calls, in batches.
+    await cache.flush()
     expect(await lastUse()).toEqual({ last_used_at: put.last_used_at, hits: 2 })
-    await new SqlCacheStore(sql, { touchIntervalMs: 0 }).getExact(tenant, 'k', now)
+    const precise = new SqlCacheStore(sql, { touchIntervalMs: 0 })
+    await precise.getExact(tenant, 'k', now)
+    await precise.flush()
     const touched = await lastUse()
     expect([touched.last_used_at > put.last_used_at, touched.hits]).toEqual([true, 3])
+  })
+
+  it('writes concurrent puts of several tenants in batches, each tenant evicted to its own limit', async () => {
+    const other = `ten_${randomUUID().slice(0, 8)}`
+    await Promise.all(
+      Array.from({ length: 30 }, (_, i) => cache.put(entry({ tenantId: i % 2 === 0 ? tenant : other, exactKey: `k${String(i).padStart(2, '0')}`, embedding: null }), i % 2 === 0 ? 5 : 100)),
+    )
+    expect((await storedKeys()).length).toBe(5)
+    expect((await storedKeys(other)).length).toBe(15)
+    expect([await counted(), await counted(other)]).toEqual([5, 15])
+  })
+
+  it('remembers a hit in memory, but never past its expiry, nor once evicted here; another store\'s eviction shows within memoMs', async () => {
+    const remembering = new SqlCacheStore(sql, { touchIntervalMs: 0, memoMs: 300 })
+    await remembering.put(entry({ exactKey: 'a', embedding: null, expiresAt: new Date(now.getTime() + 1000) }), 1)
+    expect(await remembering.getExact(tenant, 'a', now)).toBeDefined()
+    await sql.query('DELETE FROM response_cache WHERE tenant_id = $1', [tenant])
+    // Gone from the table (as another process's eviction would do): still served from memory for a while…
+    expect((await remembering.getExact(tenant, 'a', now))?.completion.id).toBe('chatcmpl-a')
+    // …never past the entry's own expiry…
+    expect(await remembering.getExact(tenant, 'a', new Date(now.getTime() + 1001))).toBeUndefined()
+    await remembering.put(entry({ exactKey: 'b', embedding: null }), 1)
+    expect(await remembering.getExact(tenant, 'b', now)).toBeDefined()
+    await sql.query('DELETE FROM response_cache WHERE tenant_id = $1', [tenant])
+    await new Promise((resolve) => setTimeout(resolve, 350))
+    // …and read again after memoMs.
+    expect(await remembering.getExact(tenant, 'b', now)).toBeUndefined()
+    // An entry this store evicts is forgotten at once.
+    await remembering.put(entry({ exactKey: 'c', embedding: null }), 1)
+    expect(await remembering.getExact(tenant, 'c', now)).toBeDefined()
+    await remembering.put(entry({ exactKey: 'd', embedding: null }), 1)
+    expect(await storedKeys()).toEqual(['d'])
+    expect(await remembering.getExact(tenant, 'c', now)).toBeUndefined()
   })
 
   it('replaces an entry by its exact key: new response, new embedding, hits reset', async () => {
@@ -197,6 +236,7 @@ describe.each(sqlAdapters(inject('services').databaseUrl))('CacheStore contract:
     expect((await cache.getExact(tenant, 'k', now))?.completion.id).toBe('chatcmpl-second')
     expect(await cache.nearest(tenant, 'sem-1', unit(0), 0.5, now)).toBeUndefined()
     expect((await cache.nearest(tenant, 'sem-1', unit(Math.PI / 2), 0.99, now))?.similarity).toBeCloseTo(1, 5)
+    await cache.flush()
     const rows = await sql.query<{ hits: number }>('SELECT hits FROM response_cache WHERE tenant_id = $1', [tenant])
     expect(rows.rows).toEqual([{ hits: 2 }])
   })
@@ -237,7 +277,7 @@ describe.each(sqlAdapters(inject('services').databaseUrl))('CacheStore contract:
       crowdSql.store.transaction(async (tx) => {
         for (const hint of hints) await tx.query(hint)
         await tx.query(nearestSettingsSql(iterative))
-        const params = [tenantId, 'sem-1', vectorLiteral(unit(0)), at, 0.8, 60_000]
+        const params = [tenantId, 'sem-1', vectorLiteral(unit(0)), at, 0.8]
         const plan = await tx.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${NEAREST_SQL}`, params)
         const rows = await tx.query<{ similarity: number }>(NEAREST_SQL, params)
         return { plan: plan.rows.map((r) => r['QUERY PLAN']).join('\n'), similarities: rows.rows.map((r) => Number(r.similarity).toFixed(3)) }
