@@ -30,6 +30,21 @@ export const envelopeSchema = z
 export type Envelope = z.infer<typeof envelopeSchema>
 
 /**
+ * Envelopes built from validated parts (the catalogue's buildEvent): the publisher need not parse them again,
+ * which would be a second zod pass per metered request. Anything else it is handed is still parsed.
+ */
+const validated = new WeakSet<Envelope>()
+
+export function markValidated<E extends Envelope>(envelope: E): E {
+  validated.add(envelope)
+  return envelope
+}
+
+export function isValidated(envelope: Envelope): boolean {
+  return validated.has(envelope)
+}
+
+/**
  * What every control-plane event stores as metadata in the event store: who did it, from where, why.
  * The relay to Kafka and the audit trail read these fields.
  */

@@ -1,4 +1,4 @@
-import { envelopeSchema } from './envelope.ts'
+import { envelopeSchema, isValidated } from './envelope.ts'
 import type { Envelope } from './envelope.ts'
 import type { EventLog, LogMessage } from './event-log.ts'
 import { FileSpool, MemorySpool } from './spool.ts'
@@ -147,11 +147,15 @@ export class EventPublisher {
   }
 
   publish(envelope: Envelope): void {
-    const parsed = envelopeSchema.safeParse(envelope)
-    if (!parsed.success) {
-      this.#rejected++
-      this.#logger.error({ event: envelope, issues: parsed.error.issues }, 'event publisher: an invalid envelope was refused')
-      return
+    let e = envelope
+    if (!isValidated(envelope)) {
+      const parsed = envelopeSchema.safeParse(envelope)
+      if (!parsed.success) {
+        this.#rejected++
+        this.#logger.error({ event: envelope, issues: parsed.error.issues }, 'event publisher: an invalid envelope was refused')
+        return
+      }
+      e = parsed.data
     }
     if (this.#closing) {
       this.#drop(1, 'published after close')
@@ -161,7 +165,6 @@ export class EventPublisher {
       this.#drop(1, 'spool full and memory bound reached')
       return
     }
-    const e = parsed.data
     this.#queue.push({ id: e.id, tenantId: e.tenantId, type: e.type, json: JSON.stringify(e) })
     if (this.#queue.length === 1 || this.#queue.length >= this.#maxBatch) this.#wake?.()
   }

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { actorSchema, envelopeSchema } from '../envelope.ts'
+import { actorSchema, envelopeSchema, markValidated } from '../envelope.ts'
 import type { Actor, Envelope } from '../envelope.ts'
 import { uuidv7 } from '../ids.ts'
 import { alertTriggeredV1Schema, cacheHitV1Schema, requestCompletedV0Schema, requestCompletedV1Schema, requestRejectedV1Schema } from './schemas.ts'
@@ -123,7 +123,8 @@ export function buildEvent<T extends DataPlaneEventType>(
   const parsedMeta = eventMetaSchema.safeParse(meta)
   if (!parsedMeta.success) throw new InvalidEventError(`Invalid ${type} metadata:\n${z.prettifyError(parsedMeta.error)}`)
   // Every field is validated above or made here (id, type, version), so the envelope is built, not parsed again:
-  // this runs once per request, and the publisher validates the envelope once more before it leaves.
+  // this runs once per request. The id is made here, the type and version come from the catalogue, and the
+  // envelope is marked so the publisher does not parse it again.
   const envelope: Envelope = {
     id: uuidv7(now.getTime()),
     type,
@@ -135,5 +136,5 @@ export function buildEvent<T extends DataPlaneEventType>(
     actor: parsedMeta.data.actor,
     data: parsedData.data as Record<string, unknown>,
   }
-  return envelope as Extract<DataPlaneEvent, { type: T }>
+  return markValidated(envelope) as Extract<DataPlaneEvent, { type: T }>
 }

@@ -53,6 +53,8 @@ export class RedisRateLimiter implements RateLimiter {
     const redis = new Redis(options.url, {
       keyPrefix: options.keyPrefix ?? 'sg:rl:',
       enableOfflineQueue: false,
+      // Calls admitted or settled in the same turn of the event loop share one write to Redis.
+      enableAutoPipelining: true,
       maxRetriesPerRequest: 1,
       commandTimeout: options.commandTimeoutMs ?? 1_000,
       connectTimeout: 2_000,
