@@ -12,7 +12,7 @@
  *   npm run bench:events                 (30,000-event backlog; 500/s for 20 s)
  *   npm run bench:events -- 10000 800 10 (backlog, rate, seconds)
  */
-import { execFileSync } from 'node:child_process'
+import { nativeServicesEnv } from '../support/services-env.ts'
 import { randomUUID } from 'node:crypto'
 import { buildEvent } from '../../events/catalogue/registry.ts'
 import type { EventLog, SubscribeOptions } from '../../events/event-log.ts'
@@ -30,15 +30,7 @@ const rate = Number(process.argv[3] ?? 500)
 const seconds = Number(process.argv[4] ?? 20)
 const TENANTS = 200
 
-execFileSync('bash', ['infra/services.sh', 'up', 'postgres', 'kafka'], { stdio: ['ignore', 'ignore', 'inherit'] })
-const env = Object.fromEntries(
-  execFileSync('bash', ['infra/services.sh', 'env'], { encoding: 'utf8' })
-    .split('\n')
-    .flatMap((line) => {
-      const m = /^export (\w+)=(.*)$/.exec(line)
-      return m === null ? [] : [[m[1]!, m[2]!]]
-    }),
-)
+const env = nativeServicesEnv(['postgres', 'kafka'])
 const sql = new PgSqlStore({ url: env.SUPERGATE_DATABASE_URL!, maxConnections: 10, applicationName: 'bench-events' })
 await migrate(sql)
 const run = randomUUID().slice(0, 8)

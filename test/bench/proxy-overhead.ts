@@ -3,8 +3,8 @@
  * straight to the local OpenAI mock and through the gateway to it, alternating A/B so that machine noise
  * hits both sides alike. Prints median and p99 of each and of the difference.
  *
- *   npm run bench            (1,000 calls each)
- *   npm run bench -- 5000    (another count)
+ *   npm run bench:embedded            (1,000 calls each)
+ *   npm run bench:embedded -- 5000    (another count)
  */
 import { request } from 'undici'
 import { startMock } from '../mocks/mock-server.ts'

@@ -3,204 +3,264 @@
  * one tenant holds N entries in one semantic key (the worst case: every single-turn prompt of one model and
  * system prompt), among other tenants' entries, all in the one HNSW index.
  *
- *  1. Insert: N random unit vectors of 384 dimensions, in multi-row inserts on 4 connections (the HNSW
- *     index is maintained row by row, as the cache fills in production).
+ *  1. The dataset (semantic-lookup-dataset.ts): N seeded random unit vectors of 384 dimensions in a database of
+ *     its own, loaded once (~1 minute at 100,000) and reused by later runs.
  *  2. nearest() over 500 queries: half a planted neighbour of an entry (similarity ~0.95: recall is whether
  *     that entry came back), half random (a miss at the 0.9 threshold). p50/p90/p99 per half.
- *  3. Recall and latency of the bare search at ef_search 40 (pgvector's default, the store's), 100 and 200.
+ *  3. Recall and latency of the bare search at ef_search 40 (pgvector's default), 100 (the store's) and 200.
  *  4. put() at N entries with eviction (each one evicts the least recently used) and getExact(), on an
- *     entry's first use (last_used_at rewritten: a new HNSW entry) and again (counted in place).
- * The bench tenants' rows are deleted at the end.
+ *     entry's first use and again.
+ * Then the dataset is restored: the entries put are deleted, the ones they evicted inserted again.
  *
- *   node test/bench/semantic-lookup.ts            (100,000 entries)
+ *   npm run bench:cache                          (100,000 entries)
  *   node test/bench/semantic-lookup.ts 20000
  */
-import { execFileSync } from 'node:child_process'
-import { randomUUID } from 'node:crypto'
-import type { CachedResponse } from '../../gateway/cache/cache-store.ts'
-import { EMBEDDING_DIMENSIONS } from '../../gateway/cache/cache-store.ts'
+import { nativeServicesEnv } from '../support/services-env.ts'
+import { randomInt } from 'node:crypto'
 import { NEAREST_SQL, nearestSettingsSql, SqlCacheStore, vectorLiteral } from '../../gateway/cache/sql-cache-store.ts'
-import { migrate } from '../../infra/postgres/migrate.ts'
-import { PgSqlStore } from '../../infra/postgres/pg-sql-store.ts'
+import type { PgSqlStore } from '../../infra/postgres/pg-sql-store.ts'
+import {
+  BATCH,
+  BENCH_DATABASE,
+  CONNECTIONS,
+  DATASET_SEED,
+  datasetVector,
+  mulberry32,
+  neighbour,
+  openDataset,
+  OTHER_ENTRIES,
+  OTHER_TENANTS,
+  randomUnit,
+  response,
+  restoreDataset,
+  seconds,
+  SEMANTIC_KEY,
+  TENANT,
+} from './semantic-lookup-dataset.ts'
 
-const entries = Number(process.argv[2] ?? 100_000)
-const OTHER_TENANTS = 20
-const OTHER_ENTRIES = 500
+export interface SemanticLookupOptions {
+  entries: number
+  /** The gateway's database: the bench creates its own database next to it, on the same server. */
+  databaseUrl: string
+  /** Progress (loading, reuse); the figures come back as the result. */
+  log?: (line: string) => void
+}
+
+/** Milliseconds. */
+export interface Latency {
+  p50: number
+  p90: number
+  p99: number
+  max: number
+}
+
+export interface SemanticLookupFigures {
+  entries: number
+  /** Rows of the other tenants, in the same table and HNSW index. */
+  otherRows: number
+  datasetReused: boolean
+  /** Null when reused: the bulk insert (HNSW dropped) and the index build. */
+  insertSeconds: number | null
+  indexBuildSeconds: number | null
+  /** Getting the dataset ready: the whole load, or checking and repairing the one reused. */
+  loadSeconds: number
+  /** The nearest() line of EXPLAIN, costs cut. */
+  plan: string
+  nearestHit: Latency
+  nearestMiss: Latency
+  /** Of the planted queries, the share whose planted entry came back (0 to 1). */
+  recallAt1: number
+  efSearchSweep: { efSearch: number; recallAt1: number; p50: number; p99: number }[]
+  put: Latency
+  getExactFirst: Latency
+  getExactAgain: Latency
+  /** Updates of response_cache during the measurements, and how many of them were HOT (in place). */
+  updates: { total: number; hot: number }
+  entriesHeldAfterPuts: number
+  restoreSeconds: number
+  /** Seeds the queries; the dataset's seed is fixed. */
+  querySeed: number
+}
+
 const QUERIES = 500
+const PUTS = 200
 const THRESHOLD = 0.9
-const BATCH = 500
-const CONNECTIONS = 4
 
-execFileSync('bash', ['infra/services.sh', 'up', 'postgres'], { stdio: ['ignore', 'ignore', 'inherit'] })
-const env = Object.fromEntries(
-  execFileSync('bash', ['infra/services.sh', 'env', 'postgres'], { encoding: 'utf8' })
-    .split('\n')
-    .flatMap((line) => {
-      const m = /^export (\w+)=(.*)$/.exec(line)
-      return m === null ? [] : [[m[1]!, m[2]!]]
-    }),
-)
-const sql = new PgSqlStore({ url: env.SUPERGATE_DATABASE_URL!, maxConnections: CONNECTIONS, applicationName: 'bench-semantic' })
-await migrate(sql)
-const cache = new SqlCacheStore(sql)
-const run = randomUUID().slice(0, 8)
-const tenant = `bench_sem_${run}`
-const SEMANTIC_KEY = 'bench-semantic-key'
-
-/** A standard normal deviate (Box–Muller): normalised, a vector of them is uniform on the sphere. */
-const gaussian = () => Math.sqrt(-2 * Math.log(1 - Math.random())) * Math.cos(2 * Math.PI * Math.random())
-function normalise(v: number[]): number[] {
-  const norm = Math.hypot(...v)
-  return v.map((x) => x / norm)
-}
-const randomUnit = () => normalise(Array.from({ length: EMBEDDING_DIMENSIONS }, gaussian))
-/** A unit vector at cosine similarity `similarity` to the unit vector `v`. */
-function neighbour(v: readonly number[], similarity: number): number[] {
-  const r = randomUnit()
-  const along = r.reduce((sum, x, i) => sum + x * v[i]!, 0)
-  const orthogonal = normalise(r.map((x, i) => x - along * v[i]!))
-  const side = Math.sqrt(1 - similarity * similarity)
-  return v.map((x, i) => similarity * x + side * orthogonal[i]!)
+/**
+ * Table statistics reach pg_stat_user_tables when a backend goes idle, at most once a second, or up to 10 s later:
+ * one transaction on each pool connection at once, each forcing its flush, makes the counts current.
+ */
+async function flushStatistics(sql: PgSqlStore): Promise<void> {
+  let arrived = 0
+  let release = () => {}
+  const everyone = new Promise<void>((resolve) => (release = resolve))
+  await Promise.all(
+    Array.from({ length: CONNECTIONS }, () =>
+      sql.transaction(async (tx) => {
+        await tx.query('SELECT pg_stat_force_next_flush()')
+        if (++arrived === CONNECTIONS) release()
+        await everyone
+      }),
+    ),
+  )
 }
 
-/** A response of a typical size (~700 bytes of JSON); its completion id names the entry. */
-function response(key: string): CachedResponse {
-  return {
-    completion: {
-      id: key,
-      object: 'chat.completion',
-      created: 1_767_225_600,
-      model: 'gpt-4o-mini-2024-07-18',
-      choices: [{ index: 0, message: { role: 'assistant', content: 'A cached answer. '.repeat(20), refusal: null }, finish_reason: 'stop', logprobs: null }],
-      usage: { prompt_tokens: 412, completion_tokens: 96, total_tokens: 508 },
-    },
-    model: 'openai/gpt-4o-mini',
-    usage: { promptTokens: 412, completionTokens: 96, cachedTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0, estimated: false },
-    costMicroUsd: 119,
-  }
+async function updateCounts(sql: PgSqlStore): Promise<{ total: number; hot: number }> {
+  await flushStatistics(sql)
+  const { rows } = await sql.query<{ total: number; hot: number }>(
+    "SELECT n_tup_upd AS total, n_tup_hot_upd AS hot FROM pg_stat_user_tables WHERE relname = 'response_cache' AND schemaname = current_schema()",
+  )
+  return { total: Number(rows[0]?.total ?? 0), hot: Number(rows[0]?.hot ?? 0) }
 }
 
-// Kept at float32 precision, as pgvector stores them, so that a planted neighbour's similarity is as computed.
-const vectors: number[][] = []
-for (let i = 0; i < entries; i++) vectors.push(randomUnit().map(Math.fround))
-
-/** Multi-row inserts: each statement sends BATCH vector literals as one text[] parameter. */
-async function insertAll(tenantId: string, rows: readonly number[][], keyPrefix: string): Promise<void> {
-  let next = 0
-  const worker = async () => {
-    while (next < rows.length) {
-      const from = next
-      next += BATCH
-      const batch = rows.slice(from, from + BATCH)
-      const keys = batch.map((_, i) => `${keyPrefix}${from + i}`)
-      await sql.query(
-        `INSERT INTO response_cache (tenant_id, exact_key, semantic_key, embedding, response, expires_at)
-         SELECT $1, k, $2, v::vector, $5::jsonb || jsonb_build_object('completion', ($5::jsonb -> 'completion') || jsonb_build_object('id', k)), now() + interval '1 day'
-         FROM unnest($3::text[], $4::text[]) AS t(k, v)`,
-        [tenantId, SEMANTIC_KEY, keys, batch.map((v) => `[${v.join(',')}]`), JSON.stringify(response('template'))],
-      )
-    }
-  }
-  await Promise.all(Array.from({ length: CONNECTIONS }, worker))
-}
-
-const insertStarted = performance.now()
-await insertAll(tenant, vectors, 'e')
-const insertSeconds = (performance.now() - insertStarted) / 1000
-for (let t = 0; t < OTHER_TENANTS; t++) {
-  await insertAll(`${tenant}_other_${t}`, Array.from({ length: OTHER_ENTRIES }, randomUnit), 'o')
-}
-// Autovacuum would gather these statistics in time; the planner needs them to choose HNSW for a large key.
-await sql.exec('ANALYZE response_cache')
-
-const quantile = (sorted: readonly number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
-const timings = { near: [] as number[], random: [] as number[], put: [] as number[], getExact: [] as number[], getExactAgain: [] as number[] }
-let recalled = 0
-const now = () => new Date()
-for (let q = 0; q < QUERIES; q++) {
-  if (q % 2 === 0) {
-    const planted = Math.floor(Math.random() * entries)
-    const query = neighbour(vectors[planted]!, 0.95)
-    const started = performance.now()
-    const hit = await cache.nearest(tenant, SEMANTIC_KEY, query, THRESHOLD, now())
-    timings.near.push(performance.now() - started)
-    if (hit?.response.completion.id === `e${planted}`) recalled++
-  } else {
-    const started = performance.now()
-    await cache.nearest(tenant, SEMANTIC_KEY, randomUnit(), THRESHOLD, now())
-    timings.random.push(performance.now() - started)
-  }
-}
-/** Recall and latency of the bare search (no update) at a few ef_search, over the same kind of planted queries. */
-const sweep: string[] = []
-for (const efSearch of [40, 100, 200]) {
-  let found = 0
-  const took: number[] = []
-  for (let q = 0; q < 100; q++) {
-    const planted = Math.floor(Math.random() * entries)
-    const query = `[${neighbour(vectors[planted]!, 0.95).join(',')}]`
-    const started = performance.now()
-    const { rows } = await sql.transaction(async (tx) => {
-      await tx.query('SET LOCAL hnsw.iterative_scan = relaxed_order')
-      await tx.query(`SET LOCAL hnsw.ef_search = ${efSearch}`)
-      return tx.query<{ exact_key: string }>(
-        'SELECT exact_key FROM response_cache WHERE tenant_id = $1 AND semantic_key = $2 AND expires_at > now() AND embedding IS NOT NULL ORDER BY embedding <=> $3::vector LIMIT 1',
-        [tenant, SEMANTIC_KEY, query],
-      )
-    })
-    took.push(performance.now() - started)
-    if (rows[0]?.exact_key === `e${planted}`) found++
-  }
-  took.sort((a, b) => a - b)
-  sweep.push(`ef_search ${efSearch}: recall@1 ${found} %, p50 ${quantile(took, 0.5).toFixed(2)} ms, p99 ${quantile(took, 0.99).toFixed(2)} ms`)
-}
-// maxEntries = N: every put of a new entry evicts the least recently used one.
-for (let i = 0; i < 200; i++) {
-  const started = performance.now()
-  await cache.put({ tenantId: tenant, exactKey: `p${i}`, semanticKey: SEMANTIC_KEY, embedding: randomUnit(), response: response(`p${i}`), expiresAt: new Date(Date.now() + 86_400_000) }, entries)
-  timings.put.push(performance.now() - started)
-  const key = `e${Math.floor(Math.random() * entries)}`
-  const lookup = performance.now()
-  await cache.getExact(tenant, key, now())
-  timings.getExact.push(performance.now() - lookup)
-  // Within the touch interval: counted, last_used_at unchanged, so the row is updated in place.
-  const again = performance.now()
-  await cache.getExact(tenant, key, now())
-  timings.getExactAgain.push(performance.now() - again)
-}
-const hot = await sql.query<{ upd: number; hot: number }>(
-  "SELECT n_tup_upd AS upd, n_tup_hot_upd AS hot FROM pg_stat_user_tables WHERE relname = 'response_cache' AND schemaname = current_schema()",
-)
-
-const held = await cache.count(tenant, now())
-
-const plan = await sql.transaction(async (tx) => {
-  await tx.query(nearestSettingsSql(true))
-  const rows = await tx.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${NEAREST_SQL}`, [tenant, SEMANTIC_KEY, vectorLiteral(randomUnit()), now(), THRESHOLD, 60_000])
-  return rows.rows.map((r) => r['QUERY PLAN']).find((line) => line.includes('Scan on response_cache') || line.includes('Scan using')) ?? '?'
-})
-
-const cleanupStarted = performance.now()
-await sql.query('DELETE FROM response_cache WHERE tenant_id LIKE $1', [`${tenant}%`])
-const cleanupSeconds = (performance.now() - cleanupStarted) / 1000
-await sql.close()
-
-const totalRows = entries + OTHER_TENANTS * OTHER_ENTRIES
-console.log(`semantic lookup: ${entries} entries of one tenant and semantic key, ${OTHER_TENANTS * OTHER_ENTRIES} of ${OTHER_TENANTS} other tenants (${totalRows} rows, HNSW m=16 ef_construction=64; nearest() at ef_search 100)`)
-console.log(`insert: ${entries} entries in ${insertSeconds.toFixed(1)} s = ${(entries / insertSeconds).toFixed(0)} rows/s (${CONNECTIONS} connections, ${BATCH} rows per statement)`)
-console.log(`nearest() plan: ${plan.trim().replace(/\s*\(cost.*$/, '')}`)
-console.log(`${'ms'.padEnd(30)} ${'p50'.padStart(8)} ${'p90'.padStart(8)} ${'p99'.padStart(8)} ${'max'.padStart(8)}`)
-for (const [name, values] of [
-  [`nearest, planted (hit) ×${timings.near.length}`, timings.near],
-  [`nearest, random (miss) ×${timings.random.length}`, timings.random],
-  [`put, evicting LRU ×${timings.put.length}`, timings.put],
-  [`getExact, first use ×${timings.getExact.length}`, timings.getExact],
-  [`getExact, again ×${timings.getExactAgain.length}`, timings.getExactAgain],
-] as const) {
+function latency(values: readonly number[]): Latency {
   const sorted = [...values].sort((a, b) => a - b)
-  console.log(`${name.padEnd(30)} ${[0.5, 0.9, 0.99].map((q) => quantile(sorted, q).toFixed(2).padStart(8)).join(' ')} ${sorted.at(-1)!.toFixed(2).padStart(8)}`)
+  const quantile = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
+  return { p50: quantile(0.5), p90: quantile(0.9), p99: quantile(0.99), max: sorted.at(-1)! }
 }
-console.log(`recall@1 on planted queries (similarity 0.95): ${recalled}/${timings.near.length} = ${((100 * recalled) / timings.near.length).toFixed(1)} %`)
-console.log(`bare search, 100 planted queries each: ${sweep.join('; ')}`)
-console.log(`updates in place (HOT): ${hot.rows[0]?.hot ?? '?'} of ${hot.rows[0]?.upd ?? '?'} since the table was created`)
-console.log(`entries held after 200 puts at maxEntries ${entries}: ${held}; bench rows deleted in ${cleanupSeconds.toFixed(1)} s`)
+
+export async function semanticLookupBench(options: SemanticLookupOptions): Promise<SemanticLookupFigures> {
+  const { entries, log = () => {} } = options
+  if (!Number.isSafeInteger(entries) || entries < 1) throw new RangeError(`entries must be a positive integer, not ${entries}`)
+  const loadStarted = performance.now()
+  const dataset = await openDataset(options.databaseUrl, entries, log)
+  const { sql } = dataset
+  try {
+    if (dataset.reused) {
+      const restored = await restoreDataset(sql, entries, dataset.usedAt)
+      log(`semantic lookup: reusing the dataset loaded ${dataset.loadedAt.toISOString()}${restored > 0 ? ` (${restored} rows restored)` : ''}`)
+    }
+    const loadSeconds = seconds(loadStarted)
+    const cache = new SqlCacheStore(sql)
+    // The dataset is fixed; the queries sample it afresh each run (their seed is reported with the figures).
+    const querySeed = randomInt(2 ** 31)
+    const random = mulberry32(querySeed)
+    const pick = () => Math.floor(random() * entries)
+    const now = () => new Date()
+    const updatesBefore = await updateCounts(sql)
+
+    const timings = { near: [] as number[], random: [] as number[], put: [] as number[], getExact: [] as number[], getExactAgain: [] as number[] }
+    let recalled = 0
+    for (let q = 0; q < QUERIES; q++) {
+      if (q % 2 === 0) {
+        const planted = pick()
+        const query = neighbour(datasetVector(0, planted), 0.95, random)
+        const started = performance.now()
+        const hit = await cache.nearest(TENANT, SEMANTIC_KEY, query, THRESHOLD, now())
+        timings.near.push(performance.now() - started)
+        if (hit?.response.completion.id === `e${planted}`) recalled++
+      } else {
+        const query = randomUnit(random)
+        const started = performance.now()
+        await cache.nearest(TENANT, SEMANTIC_KEY, query, THRESHOLD, now())
+        timings.random.push(performance.now() - started)
+      }
+    }
+    // Recall and latency of the bare search (no update) at a few ef_search, over the same kind of planted queries.
+    const efSearchSweep: SemanticLookupFigures['efSearchSweep'] = []
+    for (const efSearch of [40, 100, 200]) {
+      let found = 0
+      const took: number[] = []
+      for (let q = 0; q < 100; q++) {
+        const planted = pick()
+        const query = `[${neighbour(datasetVector(0, planted), 0.95, random).join(',')}]`
+        const started = performance.now()
+        const { rows } = await sql.transaction(async (tx) => {
+          await tx.query('SET LOCAL hnsw.iterative_scan = relaxed_order')
+          await tx.query(`SET LOCAL hnsw.ef_search = ${efSearch}`)
+          return tx.query<{ exact_key: string }>(
+            'SELECT exact_key FROM response_cache WHERE tenant_id = $1 AND semantic_key = $2 AND expires_at > now() AND embedding IS NOT NULL ORDER BY embedding <=> $3::vector LIMIT 1',
+            [TENANT, SEMANTIC_KEY, query],
+          )
+        })
+        took.push(performance.now() - started)
+        if (rows[0]?.exact_key === `e${planted}`) found++
+      }
+      const { p50, p99 } = latency(took)
+      efSearchSweep.push({ efSearch, recallAt1: found / 100, p50, p99 })
+    }
+    // maxEntries = N: every put of a new entry evicts the least recently used one (restored afterwards).
+    for (let i = 0; i < PUTS; i++) {
+      const embedding = randomUnit(random)
+      const started = performance.now()
+      await cache.put({ tenantId: TENANT, exactKey: `p${i}`, semanticKey: SEMANTIC_KEY, embedding, response: response(`p${i}`), expiresAt: new Date(Date.now() + 86_400_000) }, entries)
+      timings.put.push(performance.now() - started)
+      const key = `e${pick()}`
+      const lookup = performance.now()
+      await cache.getExact(TENANT, key, now())
+      timings.getExact.push(performance.now() - lookup)
+      // The same entry within the touch interval: counted, last_used_at left as it is (an update in place).
+      const again = performance.now()
+      await cache.getExact(TENANT, key, now())
+      timings.getExactAgain.push(performance.now() - again)
+    }
+    // The store writes hits behind the calls: every one written before the counts are read.
+    await cache.flush()
+    const updatesAfter = await updateCounts(sql)
+    const entriesHeldAfterPuts = await cache.count(TENANT, now())
+
+    const plan = await sql.transaction(async (tx) => {
+      await tx.query(nearestSettingsSql(true))
+      const { rows } = await tx.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${NEAREST_SQL}`, [TENANT, SEMANTIC_KEY, vectorLiteral(randomUnit(random)), now(), THRESHOLD])
+      const line = rows.map((r) => r['QUERY PLAN']).find((l) => l.includes('Scan on response_cache') || l.includes('Scan using')) ?? '?'
+      return line.trim().replace(/\s*\(cost.*$/, '')
+    })
+
+    await cache.flush()
+    const restoreStarted = performance.now()
+    await restoreDataset(sql, entries, dataset.usedAt)
+    return {
+      entries,
+      otherRows: OTHER_TENANTS * OTHER_ENTRIES,
+      datasetReused: dataset.reused,
+      insertSeconds: dataset.insertSeconds,
+      indexBuildSeconds: dataset.indexBuildSeconds,
+      loadSeconds,
+      plan,
+      nearestHit: latency(timings.near),
+      nearestMiss: latency(timings.random),
+      recallAt1: recalled / timings.near.length,
+      efSearchSweep,
+      put: latency(timings.put),
+      getExactFirst: latency(timings.getExact),
+      getExactAgain: latency(timings.getExactAgain),
+      updates: { total: updatesAfter.total - updatesBefore.total, hot: updatesAfter.hot - updatesBefore.hot },
+      entriesHeldAfterPuts,
+      restoreSeconds: seconds(restoreStarted),
+      querySeed,
+    }
+  } finally {
+    await sql.close()
+  }
+}
+
+/** The figures as lines of text, as `npm run bench:cache` prints them. */
+export function semanticLookupReport(f: SemanticLookupFigures): string[] {
+  const ms = (x: number) => x.toFixed(2).padStart(8)
+  const row = (name: string, l: Latency, count: number) => `${`${name} ×${count}`.padEnd(30)} ${ms(l.p50)} ${ms(l.p90)} ${ms(l.p99)} ${ms(l.max)}`
+  const half = QUERIES / 2
+  return [
+    `semantic lookup: ${f.entries} entries of one tenant and semantic key, ${f.otherRows} of ${OTHER_TENANTS} other tenants (${f.entries + f.otherRows} rows, HNSW m=16 ef_construction=64; nearest() at ef_search 100)`,
+    f.datasetReused
+      ? `dataset: reused from ${BENCH_DATABASE} (seed ${DATASET_SEED}), checked and restored in ${f.loadSeconds.toFixed(1)} s`
+      : `dataset: loaded into ${BENCH_DATABASE} in ${f.loadSeconds.toFixed(1)} s: insert ${f.insertSeconds!.toFixed(1)} s = ${((f.entries + f.otherRows) / f.insertSeconds!).toFixed(0)} rows/s (HNSW dropped, ${CONNECTIONS} connections, ${BATCH} rows per statement), HNSW build ${f.indexBuildSeconds!.toFixed(1)} s (2 parallel workers)`,
+    `nearest() plan: ${f.plan}`,
+    `${'ms'.padEnd(30)} ${'p50'.padStart(8)} ${'p90'.padStart(8)} ${'p99'.padStart(8)} ${'max'.padStart(8)}`,
+    row('nearest, planted (hit)', f.nearestHit, half),
+    row('nearest, random (miss)', f.nearestMiss, half),
+    row('put, evicting LRU', f.put, PUTS),
+    row('getExact, first use', f.getExactFirst, PUTS),
+    row('getExact, again', f.getExactAgain, PUTS),
+    `recall@1 on planted queries (similarity 0.95): ${Math.round(f.recallAt1 * half)}/${half} = ${(100 * f.recallAt1).toFixed(1)} % (query seed ${f.querySeed})`,
+    `bare search, 100 planted queries each: ${f.efSearchSweep.map((s) => `ef_search ${s.efSearch}: recall@1 ${Math.round(100 * s.recallAt1)} %, p50 ${s.p50.toFixed(2)} ms, p99 ${s.p99.toFixed(2)} ms`).join('; ')}`,
+    `updates in place (HOT): ${f.updates.hot} of ${f.updates.total} during the measurements`,
+    `entries held after ${PUTS} puts at maxEntries ${f.entries}: ${f.entriesHeldAfterPuts}; dataset restored in ${f.restoreSeconds.toFixed(1)} s`,
+  ]
+}
+
+if (import.meta.main) {
+  const databaseUrl = nativeServicesEnv(['postgres']).SUPERGATE_DATABASE_URL
+  if (databaseUrl === undefined) throw new Error('infra/services.sh env postgres printed no SUPERGATE_DATABASE_URL')
+  const figures = await semanticLookupBench({ entries: Number(process.argv[2] ?? 100_000), databaseUrl, log: (line) => console.log(line) })
+  for (const line of semanticLookupReport(figures)) console.log(line)
+}

@@ -1,6 +1,6 @@
-import { execFileSync } from 'node:child_process'
 import { createServer } from 'node:net'
 import type { TestProject } from 'vitest/node'
+import { nativeServicesEnv } from '../support/services-env.ts'
 import type { ServiceUrls } from './service-urls.ts'
 
 /**
@@ -12,8 +12,6 @@ import type { ServiceUrls } from './service-urls.ts'
  * - `infra`: `infra/services.sh up`, native services on this machine;
  * - unset: testcontainers when a Docker engine answers, infra/ otherwise.
  */
-
-const repoRoot = new URL('../../', import.meta.url).pathname
 
 function fromEnv(env: NodeJS.ProcessEnv): ServiceUrls {
   const need = (name: string): string => {
@@ -32,10 +30,7 @@ function fromEnv(env: NodeJS.ProcessEnv): ServiceUrls {
 
 function startWithInfra(): ServiceUrls {
   const started = Date.now()
-  execFileSync('bash', ['infra/services.sh', 'up'], { cwd: repoRoot, stdio: ['ignore', 'inherit', 'inherit'] })
-  const lines = execFileSync('bash', ['infra/services.sh', 'env'], { cwd: repoRoot, encoding: 'utf8' })
-  const env: NodeJS.ProcessEnv = {}
-  for (const match of lines.matchAll(/^export (SUPERGATE_[A-Z_]+)=(.*)$/gm)) env[match[1]!] = match[2]!.trim()
+  const env = nativeServicesEnv([], 'inherit')
   console.error(`[services] native services from infra/ ready in ${((Date.now() - started) / 1000).toFixed(1)} s`)
   return fromEnv(env)
 }

@@ -16,6 +16,8 @@ export function freePort(): Promise<number> {
 
 export interface RunningGateway {
   url: string
+  /** The gateway process's id, for reading its CPU time and memory. */
+  pid: number
   output(): string
   stop(): Promise<number | null>
 }
@@ -52,6 +54,7 @@ export async function startGateway(env: Record<string, string>): Promise<Running
   }
   return {
     url,
+    pid: child.pid!,
     output: () => output,
     stop: async () => {
       child.kill('SIGTERM')
