@@ -67,8 +67,9 @@ export function messagesRoutes(app: FastifyInstance, options: V1RoutesOptions): 
           const cached = cache.hit.response
           const completion = servedFromCache(cached.completion, request.id, new Date())
           if (chat.stream !== true) {
+            void reply.headers(cacheHitHeaders(cache)).header('request-id', request.id).send(toMessagesResponse(completion, cached.usage, requestedModel))
             meter.record(cacheHitRecord(base, cache, started))
-            return await reply.headers(cacheHitHeaders(cache)).header('request-id', request.id).send(toMessagesResponse(completion, cached.usage, requestedModel))
+            return reply
           }
           void reply.hijack()
           const writer = new SseWriter(reply.raw, signal)
@@ -96,16 +97,18 @@ export function messagesRoutes(app: FastifyInstance, options: V1RoutesOptions): 
 
       if (chat.stream !== true) {
         const outcome = await completeChat(proxy, chat, call).catch(fail)
-        meter.record({ ...completedRecord(base, outcome, started), ...cacheRecord })
-        admitted.settle(outcome.target.resolved.qualified, outcome.usage)
-        cache.store?.({ completion: outcome.completion, model: outcome.target.resolved.qualified, usage: outcome.usage, costMicroUsd: options.price?.(principal.tenantId, outcome.target.resolved.qualified, outcome.usage) ?? 0 })
-        return reply
+        void reply
           .headers(admitted.headers)
           .header('x-supergate-cache', cache.status)
           .header('request-id', request.id)
           .header('x-supergate-provider', outcome.target.resolved.provider.name)
           .header('x-supergate-model', outcome.target.resolved.qualified)
           .send(toMessagesResponse(outcome.completion, outcome.usage, requestedModel))
+        // The answer is written: metering, settling and filling the cache never hold it up.
+        meter.record({ ...completedRecord(base, outcome, started), ...cacheRecord })
+        admitted.settle(outcome.target.resolved.qualified, outcome.usage)
+        cache.store?.({ completion: outcome.completion, model: outcome.target.resolved.qualified, usage: outcome.usage, costMicroUsd: options.price?.(principal.tenantId, outcome.target.resolved.qualified, outcome.usage) ?? 0 })
+        return reply
       }
 
       const stream = await streamChat(proxy, chat, call).catch(fail)

@@ -176,8 +176,9 @@ async function answerFromCache(
   const headers = cacheHitHeaders(cache)
   const record = (firstAt?: number): UsageRecord => cacheHitRecord(base, cache, started, firstAt)
   if (body.stream !== true) {
+    void reply.headers(headers).send(completion)
     meter.record(record())
-    return reply.headers(headers).send(completion)
+    return reply
   }
   void reply.hijack()
   const writer = new SseWriter(reply.raw, clientGone(request, reply))
@@ -242,22 +243,25 @@ export function v1Routes(app: FastifyInstance, options: V1RoutesOptions): void {
       cache.store({ completion, model, usage, costMicroUsd: options.price?.(principal.tenantId, model, usage) ?? 0 })
     }
     if (body.stream !== true) {
+      let outcome: Awaited<ReturnType<typeof completeChat>>
       try {
-        const outcome = await completeChat(proxy, body, call)
-        meter.record({ ...completedRecord(base, outcome, started), ...cacheRecord })
-        ticket.settle(outcome.target.resolved.qualified, outcome.usage)
-        fill(outcome.target.resolved.qualified, outcome.completion, outcome.usage)
-        return reply
-          .headers(ticket.headers)
-          .header('x-supergate-cache', cache.status)
-          .header('x-supergate-provider', outcome.target.resolved.provider.name)
-          .header('x-supergate-model', outcome.target.resolved.qualified)
-          .send(outcome.completion)
+        outcome = await completeChat(proxy, body, call)
       } catch (error) {
         ticket.settle(undefined, undefined)
         meter.record(failedRecord(base, toGatewayError(error), signal.aborted, started))
         throw error
       }
+      void reply
+        .headers(ticket.headers)
+        .header('x-supergate-cache', cache.status)
+        .header('x-supergate-provider', outcome.target.resolved.provider.name)
+        .header('x-supergate-model', outcome.target.resolved.qualified)
+        .send(outcome.completion)
+      // The answer is written: metering, settling and filling the cache never hold it up.
+      meter.record({ ...completedRecord(base, outcome, started), ...cacheRecord })
+      ticket.settle(outcome.target.resolved.qualified, outcome.usage)
+      fill(outcome.target.resolved.qualified, outcome.completion, outcome.usage)
+      return reply
     }
 
     let stream: Awaited<ReturnType<typeof streamChat>>
@@ -331,9 +335,10 @@ export function v1Routes(app: FastifyInstance, options: V1RoutesOptions): void {
       const admitted = admitCall(options, principal, request, body)
       ticket = admitted instanceof Promise ? await admitted : admitted
       const outcome = await createEmbeddings(proxy, body, { requestId: request.id, principal, signal, ...(fallbacks === undefined ? {} : { fallbackModels: fallbacks }) })
+      void reply.headers(ticket.headers).header('x-supergate-provider', outcome.target.resolved.provider.name).send(outcome.response)
       meter.record(completedRecord(base, outcome, started))
       ticket.settle(outcome.target.resolved.qualified, outcome.usage)
-      return reply.headers(ticket.headers).header('x-supergate-provider', outcome.target.resolved.provider.name).send(outcome.response)
+      return reply
     } catch (error) {
       ticket.settle(undefined, undefined)
       meter.record(failedRecord(base, toGatewayError(error), signal.aborted, started))
