@@ -161,6 +161,7 @@ export class SqlCacheStore implements CacheStore {
 
   constructor(sql: SqlStore, options: SqlCacheStoreOptions = {}) {
     this.#sql = sql
+    sql.prepare?.(GET_EXACT_SQL)
     this.#touchIntervalMs = options.touchIntervalMs ?? 60_000
     this.#memoEntries = options.memoEntries ?? 1_000
     this.#memoMs = options.memoMs ?? 10_000

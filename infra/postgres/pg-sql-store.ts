@@ -18,6 +18,8 @@ export interface PgSqlStoreOptions {
 export class PgSqlStore implements SqlStore {
   readonly adapter = 'postgres' as const
   readonly #pool: pg.Pool
+  /** Statement text → the name it is prepared under on each connection that runs it. */
+  readonly #prepared = new Map<string, string>()
 
   constructor(options: PgSqlStoreOptions) {
     this.#pool = new pg.Pool({
@@ -31,8 +33,13 @@ export class PgSqlStore implements SqlStore {
     this.#pool.on('error', () => {})
   }
 
+  prepare(text: string): void {
+    if (!this.#prepared.has(text)) this.#prepared.set(text, `sg_${this.#prepared.size + 1}`)
+  }
+
   async query<Row>(text: string, params: readonly unknown[] = []): Promise<SqlResult<Row>> {
-    const result = await this.#pool.query(text, params as unknown[])
+    const name = this.#prepared.get(text)
+    const result = await (name === undefined ? this.#pool.query(text, params as unknown[]) : this.#pool.query({ name, text, values: params as unknown[] }))
     return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 }
   }
 

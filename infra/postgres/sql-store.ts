@@ -23,6 +23,11 @@ export interface SqlStore extends SqlExecutor {
   readonly adapter: 'postgres' | 'pglite'
   /** Runs `work` in one transaction: committed when it resolves, rolled back when it throws. */
   transaction<T>(work: (tx: SqlExecutor) => Promise<T>, options?: TransactionOptions): Promise<T>
+  /**
+   * Marks a statement the hot path runs on every call: the store may keep it parsed and planned per
+   * connection (a named prepared statement in PostgreSQL) instead of doing so on every call.
+   */
+  prepare?(text: string): void
   /** Resolves when the store answers a query; throws otherwise. */
   check(): Promise<void>
   close(): Promise<void>

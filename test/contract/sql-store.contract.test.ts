@@ -22,6 +22,16 @@ describe.each(sqlAdapters(inject('services').databaseUrl))('SqlStore contract: $
     expect(rows).toEqual([{ n: 9_007_199_254_740_991, doc: { a: [1, 2] }, at: new Date('2026-01-02T03:04:05Z'), t: null }])
   })
 
+  it('answers a statement marked for preparing like any other, concurrently on every connection, inside transactions too', async () => {
+    const text = 'SELECT $1::int8 * 2 AS doubled, $2::jsonb AS doc'
+    sql.prepare?.(text)
+    sql.prepare?.(text)
+    const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => sql.query<{ doubled: number; doc: unknown }>(text, [i, JSON.stringify({ i })])))
+    expect(answers.map((a) => a.rows[0])).toEqual(Array.from({ length: 40 }, (_, i) => ({ doubled: 2 * i, doc: { i } })))
+    const inTransaction = await sql.transaction((tx) => tx.query<{ doubled: number }>(text, [21, '{}']))
+    expect(inTransaction.rows[0]?.doubled).toBe(42)
+  })
+
   it('refuses an int8 beyond 2^53 instead of rounding it', async () => {
     await expect(sql.query("SELECT '9007199254740993'::bigint AS n")).rejects.toThrow(/safe integer/)
   })
