@@ -65,7 +65,8 @@ export async function startBenchStack(options: { projections: boolean }): Promis
   }
   const limited = await limitedTenant('bench-limited')
   const full = await limitedTenant('bench-full')
-  await admin('PUT', `/tenants/${full.id}/cache-settings`, { mode: 'exact' })
+  // Room for every miss of a run: the hits' entry must not be evicted as the least recently used one.
+  await admin('PUT', `/tenants/${full.id}/cache-settings`, { mode: 'exact', maxEntries: 10_000_000 })
 
   const semantic = await tenant('bench-semantic')
   const semanticKey = await admin('POST', `/tenants/${semantic}/keys`, { name: 'bench', role: 'developer' })
