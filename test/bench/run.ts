@@ -1,170 +1,233 @@
 /**
- * `npm run bench`: the cost of the hot path, side by side in one run (issue 6), on the real services.
+ * `npm run bench`: Supergate's hot path and its peers on the same machine, in one run (issues 6 and 8), on the
+ * real services (PostgreSQL, Redis, Kafka from infra/services.sh) and a fast OpenAI-format mock upstream.
  *
- *  1. Latency: sequential non-streamed calls, alternating between the scenarios so that machine noise hits all
- *     alike: straight to the mock upstream (the baseline), then through one gateway process with the same
- *     gateway's limits and cache off (pass-through), limits and budget admission (Redis buckets, concurrency,
- *     budget and balance reservations: the brief's "full pipeline"), that and the exact cache on a miss, an
- *     exact cache hit and a semantic cache hit. Every call's events go to Kafka.
- *  2. CPU and throughput: for each gateway scenario, `--connections` requests kept in flight for
- *     `--load-seconds`; the gateway's own CPU time per request (from /proc, so what the load generator, the mock
- *     and the databases spend on the same 2 cores is not counted), the requests per second reached and its memory.
- *  3. The semantic cache's lookup at `--entries` entries for one tenant (test/bench/semantic-lookup.ts).
+ * Scenarios: straight to the mock (the physical limit); Supergate pass-through (auth, routing, events; no limits,
+ * no cache); limits and budget admission (Redis buckets, concurrency, budget and balance reservations); the full
+ * pipeline (that and the exact cache, missed); an exact and a semantic cache hit; Portkey's open-source gateway
+ * and LiteLLM's proxy in front of the same mock. Every Supergate call's events go to Kafka.
  *
- * Prints a markdown table and writes it with the figures as JSON to .bench/ (latest.md, latest.json).
+ *  1. latency: sequential non-streamed calls, alternating between the scenarios so that noise hits all alike;
+ *  2. paced: open-loop load at fixed rates (500 and 2,000 req/s), latency from each request's scheduled send time,
+ *     the target's CPU time per request (from /proc), in `--rounds` rounds with the scenarios' order rotated,
+ *     reported as the median over the rounds;
+ *  3. throughput: `--connections` requests kept in flight: the most each target serves on its core;
+ *  4. streamed: time to the first content token and to the end of a streamed call;
+ *  5. the semantic cache's lookup at `--entries` entries for one tenant (./semantic-lookup.ts).
+ * Where taskset exists, the gateway (and each peer) runs on core 1, the mock and this load generator on core 0.
+ * A peer that cannot be installed here is reported as such. Writes .bench/latest.md and .bench/latest.json.
  *
  *   npm run bench
- *   npm run bench -- --calls=300 --load-seconds=5 --entries=20000
- *   npm run bench -- --no-semantic-lookup
+ *   npm run bench -- --rounds=1 --seconds=3 --entries=20000 --no-peers
  */
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { parseArgs } from 'node:util'
 import { request } from 'undici'
-import { closedLoop } from './load.ts'
-import type { LoadResult, LoadTarget } from './load.ts'
-import { semanticLookupBench, semanticLookupReport } from './semantic-lookup.ts'
-import type { SemanticLookupFigures } from './semantic-lookup.ts'
+import { closedLoop, paced, streamOnce } from './load.ts'
+import type { LoadResult, LoadTarget, PacedResult } from './load.ts'
+import { startLiteLlm, startPortkey } from './peers.ts'
+import type { RunningPeer } from './peers.ts'
+import { benchReport } from './report.ts'
+import type { BenchFigures, ScenarioFigures } from './report.ts'
+import { semanticLookupBench } from './semantic-lookup.ts'
 import { startBenchStack } from './stack.ts'
 
 const { values: args } = parseArgs({
   options: {
     calls: { type: 'string', default: '500' },
-    'load-seconds': { type: 'string', default: '8' },
-    connections: { type: 'string', default: '16' },
+    rates: { type: 'string', default: '500,2000' },
+    rounds: { type: 'string', default: '3' },
+    seconds: { type: 'string', default: '5' },
+    connections: { type: 'string', default: '32' },
+    streams: { type: 'string', default: '200' },
     entries: { type: 'string', default: '100000' },
     'no-semantic-lookup': { type: 'boolean', default: false },
+    'no-peers': { type: 'boolean', default: false },
     projections: { type: 'string', default: 'off' },
   },
 })
-const calls = Number(args.calls)
-const loadMs = Number(args['load-seconds']) * 1000
-const connections = Number(args.connections)
-const entries = Number(args.entries)
+const rates = args.rates.split(',').map(Number)
+const rounds = Number(args.rounds)
+const durationMs = Number(args.seconds) * 1000
+const log = (line: string) => console.error(`[bench] ${line}`)
 
-const stack = await startBenchStack({ projections: args.projections === 'on' })
-const gatewayOrigin = new URL(stack.gateway.url).origin
-const mockOrigin = new URL(stack.mock.url).origin
+// Two cores or more: the targets on core 1, the mock and this load generator on core 0.
+const pinning = cpus().length >= 2 && existsSync('/usr/bin/taskset')
+if (pinning) execFileSync('/usr/bin/taskset', ['-cp', '0', String(process.pid)], { stdio: 'ignore' })
+const targetCpus = pinning ? '1' : undefined
+const mockCpus = pinning ? '0' : undefined
+
+const stack = await startBenchStack({ projections: args.projections === 'on', ...(targetCpus === undefined ? {} : { gatewayCpus: targetCpus }), ...(mockCpus === undefined ? {} : { mockCpus }) })
+const peers: RunningPeer[] = []
+const peerProblems: { name: string; problem: string }[] = []
+if (!args['no-peers']) {
+  for (const [name, start] of [
+    ['Portkey', startPortkey],
+    ['LiteLLM', startLiteLlm],
+  ] as const) {
+    log(`starting ${name} (installed on first use)`)
+    try {
+      peers.push(await start(stack.mock.url, targetCpus))
+    } catch (error) {
+      peerProblems.push({ name, problem: (error instanceof Error ? error.message : String(error)).split('\n')[0]!.slice(0, 300) })
+    }
+  }
+}
+
 const PATH = '/v1/chat/completions'
 let n = 0
-const body = (prompt: string) => JSON.stringify({ model: 'openai/gpt-4o-mini', max_tokens: 50, messages: [{ role: 'user', content: prompt }] })
-// Semantic reuse is for low temperatures only (the tenant's semanticMaxTemperature, 0.5 by default).
-const lowTemperature = (prompt: string) => JSON.stringify({ model: 'openai/gpt-4o-mini', max_tokens: 50, temperature: 0, messages: [{ role: 'user', content: prompt }] })
+const chat = (model: string, prompt: string, extra: Record<string, unknown> = {}) => JSON.stringify({ model, max_tokens: 50, messages: [{ role: 'user', content: prompt }], ...extra })
 const expectCache = (expected: string) => (_status: number, headers: Record<string, string | string[] | undefined>) =>
   headers['x-supergate-cache'] === expected ? undefined : `expected x-supergate-cache ${expected}, got ${String(headers['x-supergate-cache'])}`
+const origin = (url: string) => new URL(url).origin
+const gateway = origin(stack.gateway.url)
+const bearer = (key: string) => ({ authorization: `Bearer ${key}` })
+const STREAM = { stream: true, stream_options: { include_usage: true } }
 
 interface Scenario {
   name: string
   target: LoadTarget
-  /** Whether the gateway's CPU is measured under load (not for the mock alone). */
-  gateway: boolean
+  /** Its streamed twin, for time to first token. */
+  stream?: LoadTarget
+  pid?: number
 }
+const model = 'openai/gpt-4o-mini'
 const scenarios: Scenario[] = [
-  { name: 'direct to the mock', gateway: false, target: { origin: mockOrigin, path: PATH, headers: { authorization: 'Bearer direct' }, body: body('Hello') } },
-  { name: 'pass-through (limits, cache off)', gateway: true, target: { origin: gatewayOrigin, path: PATH, headers: { authorization: `Bearer ${stack.keys.passThrough}` }, body: body('Hello') } },
   {
-    name: 'limits + budget admission (no cache)',
-    gateway: true,
-    target: { origin: gatewayOrigin, path: PATH, headers: { authorization: `Bearer ${stack.keys.limited}` }, body: () => body(`Hello ${n++}`), check: expectCache('bypass') },
+    name: 'direct to the mock',
+    // The mock's own CPU per request: what merely serving HTTP costs on this machine at each rate.
+    pid: stack.mock.pid,
+    target: { origin: origin(stack.mock.url), path: PATH, headers: {}, body: chat('gpt-4o-mini', 'Hello') },
+    stream: { origin: origin(stack.mock.url), path: PATH, headers: {}, body: chat('gpt-4o-mini', 'Hello', STREAM) },
   },
   {
-    name: 'full pipeline, cache miss',
-    gateway: true,
-    target: { origin: gatewayOrigin, path: PATH, headers: { authorization: `Bearer ${stack.keys.full}` }, body: () => body(`Hello ${n++}`), check: expectCache('miss') },
+    name: 'Supergate pass-through',
+    pid: stack.gateway.pid,
+    target: { origin: gateway, path: PATH, headers: bearer(stack.keys.passThrough), body: chat(model, 'Hello') },
+    stream: { origin: gateway, path: PATH, headers: bearer(stack.keys.passThrough), body: chat(model, 'Hello', STREAM) },
   },
   {
-    name: 'cache hit, exact',
-    gateway: true,
-    target: { origin: gatewayOrigin, path: PATH, headers: { authorization: `Bearer ${stack.keys.full}` }, body: body('Hello cached'), check: expectCache('hit-exact') },
+    name: 'Supergate limits + budget',
+    pid: stack.gateway.pid,
+    target: { origin: gateway, path: PATH, headers: bearer(stack.keys.limited), body: () => chat(model, `Hello ${n++}`), check: expectCache('bypass') },
   },
   {
-    name: 'cache hit, semantic',
-    gateway: true,
-    // Worded apart from the entry (so the exact tier misses), the same in meaning: the embedding finds it.
-    target: { origin: gatewayOrigin, path: PATH, headers: { authorization: `Bearer ${stack.keys.semantic}` }, body: () => lowTemperature(n++ % 2 === 0 ? 'what is the capital of france' : 'What is the capital of France ?'), check: expectCache('hit-semantic') },
+    name: 'Supergate full pipeline (cache miss)',
+    pid: stack.gateway.pid,
+    target: { origin: gateway, path: PATH, headers: bearer(stack.keys.full), body: () => chat(model, `Hello ${n++}`), check: expectCache('miss') },
+    stream: { origin: gateway, path: PATH, headers: bearer(stack.keys.full), body: () => chat(model, `Hello ${n++}`, STREAM) },
   },
+  {
+    name: 'Supergate cache hit, exact',
+    pid: stack.gateway.pid,
+    target: { origin: gateway, path: PATH, headers: bearer(stack.keys.full), body: chat(model, 'Hello cached'), check: expectCache('hit-exact') },
+  },
+  {
+    name: 'Supergate cache hit, semantic',
+    pid: stack.gateway.pid,
+    // Worded apart from the entry (the exact tier misses), the same in meaning; semantic reuse is for low temperatures.
+    target: {
+      origin: gateway,
+      path: PATH,
+      headers: bearer(stack.keys.semantic),
+      body: () => chat(model, n++ % 2 === 0 ? 'what is the capital of france' : 'What is the capital of France ?', { temperature: 0 }),
+      check: expectCache('hit-semantic'),
+    },
+  },
+  ...peers.map((peer) => ({
+    name: peer.name,
+    pid: peer.pid,
+    target: { origin: origin(peer.url), path: PATH, headers: peer.headers, body: chat(peer.model, 'Hello') },
+    stream: { origin: origin(peer.url), path: PATH, headers: peer.headers, body: chat(peer.model, 'Hello', STREAM) },
+  })),
 ]
 
+/** One call on a kept-alive connection: its latency in milliseconds; a wrong answer stops the bench. */
 async function once(target: LoadTarget): Promise<number> {
-  const started = process.hrtime.bigint()
-  const response = await request(`${target.origin}${target.path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...target.headers },
-    body: typeof target.body === 'string' ? target.body : target.body(),
-  })
-  await response.body.text()
-  const ms = Number(process.hrtime.bigint() - started) / 1e6
-  const problem = response.statusCode !== 200 ? `answered ${response.statusCode}` : target.check?.(response.statusCode, response.headers)
+  const started = performance.now()
+  const body = typeof target.body === 'string' ? target.body : target.body()
+  const response = await request(`${target.origin}${target.path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...target.headers }, body })
+  const text = await response.body.text()
+  const ms = performance.now() - started
+  const problem = response.statusCode !== 200 ? `answered ${response.statusCode}: ${text.slice(0, 300)}` : target.check?.(response.statusCode, response.headers)
   if (problem !== undefined) throw new Error(`${target.origin}${target.path}: ${problem}`)
   return ms
 }
 
-// Fill the two cache entries the hits read, then warm every path (JIT, pools) before measuring.
-await request(`${gatewayOrigin}${PATH}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${stack.keys.full}` }, body: body('Hello cached') }).then((r) => r.body.text())
-await request(`${gatewayOrigin}${PATH}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${stack.keys.semantic}` }, body: lowTemperature('What is the capital of France?') }).then((r) => r.body.text())
+// Fill the entries the hits read, then warm every path (JIT, pools) before measuring.
+await once({ ...scenarios[4]!.target, check: undefined })
+await once({ ...scenarios[5]!.target, body: chat(model, 'What is the capital of France?', { temperature: 0 }), check: undefined })
 await new Promise((resolve) => setTimeout(resolve, 500))
 for (let i = 0; i < 100; i++) for (const s of scenarios) await once(s.target)
 
-console.error(`latency: ${calls} sequential calls per scenario, alternating`)
-const samples = scenarios.map(() => [] as number[])
-for (let i = 0; i < calls; i++) for (const [j, s] of scenarios.entries()) samples[j]!.push(await once(s.target))
+log(`latency: ${args.calls} sequential calls per scenario, alternating`)
+const sequential = scenarios.map(() => [] as number[])
+for (let i = 0; i < Number(args.calls); i++) for (const [j, s] of scenarios.entries()) sequential[j]!.push(await once(s.target))
 
-const loads: (LoadResult | undefined)[] = []
-for (const s of scenarios) {
-  console.error(`load: ${s.name}, ${connections} connections for ${loadMs / 1000} s`)
-  await closedLoop(s.target, { connections, durationMs: 1_000 })
-  loads.push(await closedLoop(s.target, { connections, durationMs: loadMs, ...(s.gateway ? { pid: stack.gateway.pid } : {}) }))
+const pacedRuns = new Map<string, PacedResult[]>()
+for (let round = 0; round < rounds; round++) {
+  for (const rate of rates) {
+    // Each round starts the rotation one scenario later: no scenario always follows the same one.
+    const order = scenarios
+    for (let k = 0; k < order.length; k++) {
+      const s = order[(k + round) % order.length]!
+      log(`paced: round ${round + 1}/${rounds}, ${rate} req/s, ${s.name}`)
+      const result = await paced(s.target, { rate, durationMs, ...(s.pid === undefined ? {} : { pid: s.pid }) })
+      pacedRuns.set(`${s.name}@${rate}`, [...(pacedRuns.get(`${s.name}@${rate}`) ?? []), result])
+    }
+  }
 }
+
+const throughput: (LoadResult | undefined)[] = []
+for (const s of scenarios) {
+  log(`throughput: ${s.name}, ${args.connections} connections for ${durationMs / 1000} s`)
+  await closedLoop(s.target, { connections: Number(args.connections), durationMs: 1_000 })
+  throughput.push(await closedLoop(s.target, { connections: Number(args.connections), durationMs, ...(s.pid === undefined ? {} : { pid: s.pid }) }))
+}
+
+const streamed = new Map<string, { firstTokenMs: number[]; totalMs: number[] }>()
+log(`streamed: ${args.streams} calls per scenario, alternating`)
+for (let i = 0; i < Number(args.streams); i++) {
+  for (const s of scenarios) {
+    if (s.stream === undefined) continue
+    const { firstTokenMs, totalMs } = await streamOnce(s.stream)
+    const into = streamed.get(s.name) ?? { firstTokenMs: [], totalMs: [] }
+    into.firstTokenMs.push(firstTokenMs)
+    into.totalMs.push(totalMs)
+    streamed.set(s.name, into)
+  }
+}
+await Promise.all(peers.map((peer) => peer.stop()))
 await stack.close()
 
-let semantic: SemanticLookupFigures | undefined
-if (!args['no-semantic-lookup']) {
-  console.error(`semantic lookup at ${entries} entries`)
-  semantic = await semanticLookupBench({ entries, databaseUrl: stack.env.SUPERGATE_DATABASE_URL!, log: (line) => console.error(line) })
-}
+const semantic = args['no-semantic-lookup'] ? undefined : await semanticLookupBench({ entries: Number(args.entries), databaseUrl: stack.env.SUPERGATE_DATABASE_URL!, log })
 
-const quantile = (values: readonly number[], q: number) => {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
+const figures: BenchFigures = {
+  date: new Date().toISOString(),
+  machine: `${cpus().length} cores (${cpus()[0]?.model ?? '?'})`,
+  node: process.version,
+  pinned: pinning,
+  projections: args.projections,
+  calls: Number(args.calls),
+  rounds,
+  seconds: durationMs / 1000,
+  connections: Number(args.connections),
+  rates,
+  scenarios: scenarios.map((s, i): ScenarioFigures => ({
+    name: s.name,
+    sequential: sequential[i]!,
+    paced: Object.fromEntries(rates.map((rate) => [rate, pacedRuns.get(`${s.name}@${rate}`) ?? []])),
+    throughput: throughput[i]!,
+    measuresCpu: s.pid !== undefined,
+    ...(streamed.has(s.name) ? { streamed: streamed.get(s.name)! } : {}),
+  })),
+  peerProblems,
+  ...(semantic === undefined ? {} : { semanticLookup: semantic }),
 }
-const ms = (v: number) => v.toFixed(3)
-const directP50 = quantile(samples[0]!, 0.5)
-const passP50 = quantile(samples[1]!, 0.5)
-const rows = scenarios.map((s, i) => {
-  const values = samples[i]!
-  const load = loads[i]
-  return {
-    scenario: s.name,
-    p50: quantile(values, 0.5),
-    p90: quantile(values, 0.9),
-    p99: quantile(values, 0.99),
-    overDirectP50: i === 0 ? null : quantile(values, 0.5) - directP50,
-    overPassThroughP50: i < 2 ? null : quantile(values, 0.5) - passP50,
-    requestsPerSecond: load?.requestsPerSecond ?? null,
-    loadP99: load?.p99 ?? null,
-    cpuMsPerRequest: s.gateway ? (load?.cpuMsPerRequest ?? null) : null,
-    gatewayCores: s.gateway ? (load?.cores ?? null) : null,
-    rssMiB: s.gateway ? (load?.rssMiB ?? null) : null,
-  }
-})
-const lines = [
-  `## Supergate hot path, ${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), Node ${process.version}`,
-  '',
-  `Real PostgreSQL, Redis and Kafka from infra/services.sh; one gateway process (projections ${args.projections}); OpenAI mock upstream.`,
-  `Latency: ${calls} sequential non-streamed calls per scenario, alternating (ms). Load: ${connections} connections in flight for ${loadMs / 1000} s per scenario; the gateway's CPU from /proc.`,
-  '',
-  '| scenario | p50 | p90 | p99 | p50 over direct | p50 over pass-through | req/s under load | p99 under load | gateway CPU ms/req | gateway cores | gateway RSS MiB |',
-  '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
-  ...rows.map(
-    (r) =>
-      `| ${r.scenario} | ${ms(r.p50)} | ${ms(r.p90)} | ${ms(r.p99)} | ${r.overDirectP50 === null ? '' : `+${ms(r.overDirectP50)}`} | ${r.overPassThroughP50 === null ? '' : `${r.overPassThroughP50 >= 0 ? '+' : ''}${ms(r.overPassThroughP50)}`} | ${r.requestsPerSecond?.toFixed(0) ?? ''} | ${r.loadP99 === null ? '' : ms(r.loadP99)} | ${r.cpuMsPerRequest === null ? '' : ms(r.cpuMsPerRequest)} | ${r.gatewayCores?.toFixed(2) ?? ''} | ${r.rssMiB?.toFixed(0) ?? ''} |`,
-  ),
-  '',
-  "Baseline for comparison (issue 8's figures for Portkey's open-source gateway as a bare proxy on a machine of this kind): 0.63 ms CPU per request, about 1,600 req/s per core, +0.7 ms p50 over direct at 500 req/s. Our target with the full pipeline: at most 0.2 ms CPU per request and +0.3 ms p50.",
-  ...(semantic === undefined ? [] : ['', '### Semantic lookup', '', '```', ...semanticLookupReport(semantic), '```']),
-]
-const markdown = lines.join('\n')
+const { markdown, summary } = benchReport(figures)
 console.log(markdown)
 mkdirSync('.bench', { recursive: true })
 writeFileSync('.bench/latest.md', `${markdown}\n`)
-writeFileSync('.bench/latest.json', `${JSON.stringify({ date: new Date().toISOString(), cores: cpus().length, node: process.version, calls, connections, loadSeconds: loadMs / 1000, projections: args.projections, rows, semanticLookup: semantic ?? null }, null, 2)}\n`)
+writeFileSync('.bench/latest.json', `${JSON.stringify({ ...summary, semanticLookup: semantic ?? null }, null, 2)}\n`)

@@ -1,13 +1,12 @@
-import { startMock } from '../mocks/mock-server.ts'
-import type { RunningMock } from '../mocks/mock-server.ts'
-import { openAiMock } from '../mocks/openai.ts'
+import { startFastMock } from './fast-mock.ts'
+import type { RunningFastMock } from './fast-mock.ts'
 import { startGateway } from '../support/gateway-process.ts'
 import type { RunningGateway } from '../support/gateway-process.ts'
 import { nativeServicesEnv } from '../support/services-env.ts'
 
 /**
- * What the benchmarks run against: the real services (PostgreSQL, Redis, Kafka from infra/services.sh), the
- * OpenAI mock as the upstream, and one gateway process wired to them as production would be, with tenants set
+ * What the benchmarks run against: the real services (PostgreSQL, Redis, Kafka from infra/services.sh), a fast
+ * OpenAI-format mock as the upstream (./fast-mock.ts), and one gateway process wired to them as production would be, with tenants set
  * through the admin API:
  *
  *   pass-through   a configured key (SUPERGATE_API_KEYS): no limits, no cache; auth, routing, events
@@ -19,7 +18,7 @@ import { nativeServicesEnv } from '../support/services-env.ts'
 
 export interface BenchStack {
   env: Record<string, string>
-  mock: RunningMock
+  mock: RunningFastMock
   gateway: RunningGateway
   keys: { passThrough: string; limited: string; full: string; semantic: string }
   close(): Promise<void>
@@ -28,9 +27,9 @@ export interface BenchStack {
 const ADMIN = 'sg-admin-bench-token-000000000000000001'
 const PASS_KEY = 'sg-bench-pass-through-key-000000001'
 
-export async function startBenchStack(options: { projections: boolean }): Promise<BenchStack> {
+export async function startBenchStack(options: { projections: boolean; gatewayCpus?: string; mockCpus?: string }): Promise<BenchStack> {
   const env = nativeServicesEnv()
-  const mock = await startMock(openAiMock())
+  const mock = await startFastMock(options.mockCpus)
   const gateway = await startGateway({
     ...env,
     SUPERGATE_ADMIN_TOKEN: ADMIN,
@@ -41,7 +40,7 @@ export async function startBenchStack(options: { projections: boolean }): Promis
     // Per-call log lines would measure the terminal, not the gateway.
     SUPERGATE_LOG_LEVEL: 'warn',
     SUPERGATE_PROJECTIONS: options.projections ? 'on' : 'off',
-  })
+  }, options.gatewayCpus === undefined ? {} : { cpus: options.gatewayCpus })
   const admin = async (method: string, path: string, body?: unknown): Promise<Record<string, unknown>> => {
     const response = await fetch(`${gateway.url}/admin/v1${path}`, {
       method,
@@ -80,7 +79,7 @@ export async function startBenchStack(options: { projections: boolean }): Promis
     keys: { passThrough: PASS_KEY, limited: limited.key, full: full.key, semantic: String(semanticKey.key) },
     close: async () => {
       await gateway.stop()
-      await mock.close()
+      await mock.stop()
     },
   }
 }

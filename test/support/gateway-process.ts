@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process'
 import { createServer } from 'node:net'
+import { pinned } from './cpu-affinity.ts'
 
 const repoRoot = new URL('../../', import.meta.url).pathname
 
@@ -24,14 +25,16 @@ export interface RunningGateway {
 
 /**
  * The gateway as its own process (`node gateway/main.ts`, on this test run's Node 24), with only the
- * SUPERGATE_ settings given: embedded in memory unless service URLs are passed.
+ * SUPERGATE_ settings given: embedded in memory unless service URLs are passed; on the given cores only when
+ * `cpus` is set (`taskset -c`).
  */
-export async function startGateway(env: Record<string, string>): Promise<RunningGateway> {
+export async function startGateway(env: Record<string, string>, options: { cpus?: string } = {}): Promise<RunningGateway> {
   const port = await freePort()
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('SUPERGATE_')))
   // GATEWAY_NODE_ARGS adds Node flags to the gateway process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile a bench.
   const nodeArgs = (process.env.GATEWAY_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')
-  const child = spawn(process.execPath, [...nodeArgs, 'gateway/main.ts'], {
+  const [command, args] = pinned(process.execPath, [...nodeArgs, 'gateway/main.ts'], options.cpus)
+  const child = spawn(command, args, {
     cwd: repoRoot,
     env: { ...inherited, SUPERGATE_PORT: String(port), SUPERGATE_DATA_DIR: ':memory:', SUPERGATE_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
