@@ -133,6 +133,9 @@ interface PendingPut {
   maxEntries: number
 }
 
+/** What waits for the writer at most: past it, while the database falls behind, new entries and hit counts are dropped (a cache may lose them). */
+const MAX_PENDING = 10_000
+
 const memoKey = (tenantId: string, exactKey: string) => `${tenantId}\u0000${exactKey}`
 
 /**
@@ -213,6 +216,7 @@ export class SqlCacheStore implements CacheStore {
     if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) throw new RangeError(`maxEntries must be a positive integer, not ${maxEntries}`)
     const vector = entry.embedding === null ? null : vectorLiteral(entry.embedding)
     const key = memoKey(entry.tenantId, entry.exactKey)
+    if (this.#puts.size >= MAX_PENDING && !this.#puts.has(key)) throw new Error(`the cache writer is ${MAX_PENDING} entries behind; this entry is not stored`)
     this.#memo.delete(key)
     // A later put of the same key replaces an earlier one not yet written: one statement cannot write a row twice.
     this.#puts.delete(key)
@@ -234,8 +238,10 @@ export class SqlCacheStore implements CacheStore {
   #touch(tenantId: string, exactKey: string): void {
     const key = memoKey(tenantId, exactKey)
     const pending = this.#touches.get(key)
-    if (pending === undefined) this.#touches.set(key, { tenantId, exactKey, hits: 1 })
-    else pending.hits++
+    if (pending === undefined) {
+      if (this.#touches.size >= MAX_PENDING) return
+      this.#touches.set(key, { tenantId, exactKey, hits: 1 })
+    } else pending.hits++
     this.#write()
   }
 

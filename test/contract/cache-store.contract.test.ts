@@ -206,6 +206,14 @@ describe.each(sqlAdapters(inject('services').databaseUrl))('CacheStore contract:
     expect([await counted(), await counted(other)]).toEqual([5, 15])
   })
 
+  it('refuses entries past 10,000 waiting for the writer, and stores the ones it took', async () => {
+    const puts = Array.from({ length: 10_001 }, (_, i) => cache.put(entry({ exactKey: `w${i}`, embedding: null }), 20_000).then(() => 'stored', (error: Error) => error.message))
+    const outcomes = await Promise.all(puts)
+    expect(outcomes.filter((o) => o === 'stored').length).toBe(10_000)
+    expect(outcomes.at(-1)).toMatch(/10000 entries behind/)
+    expect(await cache.count(tenant, now)).toBe(10_000)
+  })
+
   it('remembers a hit in memory, but never past its expiry, nor once evicted here; another store\'s eviction shows within memoMs', async () => {
     const remembering = new SqlCacheStore(sql, { touchIntervalMs: 0, memoMs: 300 })
     await remembering.put(entry({ exactKey: 'a', embedding: null, expiresAt: new Date(now.getTime() + 1000) }), 1)
