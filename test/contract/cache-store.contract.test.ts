@@ -214,6 +214,27 @@ describe.each(sqlAdapters(inject('services').databaseUrl))('CacheStore contract:
     expect(await cache.count(tenant, now)).toBe(10_000)
   })
 
+  it('loses only the entry PostgreSQL refuses, not the others written with it', async () => {
+    const poisoned = response('bad')
+    poisoned.completion.choices[0]!.message.content = 'a NUL \u0000 jsonb refuses'
+    const outcomes = await Promise.all(
+      ['g1', 'bad', 'g2'].map((key) => cache.put(entry({ exactKey: key, embedding: null, ...(key === 'bad' ? { response: poisoned } : {}) }), 10).then(() => 'stored', () => 'refused')),
+    )
+    expect(outcomes).toEqual(['stored', 'refused', 'stored'])
+    expect(await storedKeys()).toEqual(['g1', 'g2'])
+  })
+
+  it('never remembers an answer older than an entry this store wrote, even when the read was under way', async () => {
+    const remembering = new SqlCacheStore(sql)
+    for (let round = 0; round < 20; round++) {
+      const key = `race${round}`
+      await remembering.put(entry({ exactKey: key, embedding: null, response: response(`${key}-v1`) }), 100)
+      const [, read] = await Promise.all([remembering.put(entry({ exactKey: key, embedding: null, response: response(`${key}-v2`) }), 100), remembering.getExact(tenant, key, now)])
+      expect([`chatcmpl-${key}-v1`, `chatcmpl-${key}-v2`]).toContain(read?.completion.id)
+      expect((await remembering.getExact(tenant, key, now))?.completion.id).toBe(`chatcmpl-${key}-v2`)
+    }
+  })
+
   it('remembers a hit in memory, but never past its expiry, nor once evicted here; another store\'s eviction shows within memoMs', async () => {
     const remembering = new SqlCacheStore(sql, { touchIntervalMs: 0, memoMs: 300 })
     await remembering.put(entry({ exactKey: 'a', embedding: null, expiresAt: new Date(now.getTime() + 1000) }), 1)
