@@ -98,7 +98,7 @@ export class SqlCacheStore implements CacheStore {
   readonly #memoMs: number
   readonly #memo = new Map<string, Remembered>()
   /** Reads under way by key: a write of the key that commits meanwhile marks them, and their answer is not remembered. */
-  readonly #reading = new Map<string, { stale: boolean }[]>()
+  readonly #reading = new Map<string, Set<{ stale: boolean }>>()
   readonly #writer: CacheWriter
   #iterativeScan: Promise<boolean> | undefined
 
@@ -133,14 +133,15 @@ export class SqlCacheStore implements CacheStore {
 
   async #readExact(tenantId: string, exactKey: string, key: string, now: Date): Promise<CachedResponse | undefined> {
     const mark = { stale: false }
-    this.#reading.set(key, [...(this.#reading.get(key) ?? []), mark])
+    let marks = this.#reading.get(key)
+    if (marks === undefined) this.#reading.set(key, (marks = new Set()))
+    marks.add(mark)
     let row: { response: CachedResponse; expires_at: Date } | undefined
     try {
       row = (await this.#sql.query<{ response: CachedResponse; expires_at: Date }>(GET_EXACT_SQL, [tenantId, exactKey, now])).rows[0]
     } finally {
-      const others = this.#reading.get(key)!.filter((m) => m !== mark)
-      if (others.length === 0) this.#reading.delete(key)
-      else this.#reading.set(key, others)
+      marks.delete(mark)
+      if (marks.size === 0) this.#reading.delete(key)
     }
     if (row === undefined) return undefined
     this.#writer.touch(tenantId, exactKey)

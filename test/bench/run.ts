@@ -48,10 +48,42 @@ const { values: args } = parseArgs({
     projections: { type: 'string', default: 'off' },
   },
 })
-const rates = args.rates.split(',').map(Number)
-const rounds = Number(args.rounds)
-const durationMs = Number(args.seconds) * 1000
+/** A whole number from 1 to `max`, or the bench stops at once saying which option is wrong. */
+function whole(name: string, text: string, max: number): number {
+  const value = Number(text)
+  if (!Number.isSafeInteger(value) || value < 1 || value > max) {
+    console.error(`npm run bench: --${name} takes a whole number from 1 to ${max}, not '${text}'`)
+    process.exit(2)
+  }
+  return value
+}
+if (args.projections !== 'on' && args.projections !== 'off') {
+  console.error(`npm run bench: --projections takes on or off, not '${args.projections}'`)
+  process.exit(2)
+}
+const rates = args.rates.split(',').map((rate) => whole('rates', rate, 100_000))
+const rounds = whole('rounds', args.rounds, 100)
+const durationMs = whole('seconds', args.seconds, 3_600) * 1000
+const calls = whole('calls', args.calls, 1_000_000)
+const connections = whole('connections', args.connections, 10_000)
+const streams = whole('streams', args.streams, 1_000_000)
+const entries = whole('entries', args.entries, 10_000_000)
 const log = (line: string) => console.error(`[bench] ${line}`)
+
+// The gateway, the mock and the peers are child processes: a bench that fails or is interrupted must not leave
+// them running (holding ports and cores). Exit handlers run synchronously; sending a signal is.
+const children: number[] = []
+process.once('exit', () => {
+  for (const pid of children) {
+    try {
+      process.kill(pid, 'SIGTERM')
+    } catch {
+      // already gone
+    }
+  }
+})
+process.once('SIGINT', () => process.exit(130))
+process.once('SIGTERM', () => process.exit(143))
 
 // Two cores or more: the targets on core 1, the mock and this load generator on core 0.
 const pinning = cpus().length >= 2 && existsSync('/usr/bin/taskset')
@@ -60,6 +92,7 @@ const targetCpus = pinning ? '1' : undefined
 const mockCpus = pinning ? '0' : undefined
 
 const stack = await startBenchStack({ projections: args.projections === 'on', ...(targetCpus === undefined ? {} : { gatewayCpus: targetCpus }), ...(mockCpus === undefined ? {} : { mockCpus }) })
+children.push(stack.gateway.pid, stack.mock.pid)
 const peers: RunningPeer[] = []
 const peerProblems: { name: string; problem: string }[] = []
 if (!args['no-peers']) {
@@ -69,7 +102,9 @@ if (!args['no-peers']) {
   ] as const) {
     log(`starting ${name} (installed on first use)`)
     try {
-      peers.push(await start(stack.mock.url, targetCpus))
+      const peer = await start(stack.mock.url, targetCpus)
+      children.push(peer.pid)
+      peers.push(peer)
     } catch (error) {
       peerProblems.push({ name, problem: (error instanceof Error ? error.message : String(error)).split('\n')[0]!.slice(0, 300) })
     }
@@ -162,9 +197,9 @@ await once({ ...scenarios[5]!.target, body: chat(model, 'What is the capital of 
 await new Promise((resolve) => setTimeout(resolve, 500))
 for (let i = 0; i < 100; i++) for (const s of scenarios) await once(s.target)
 
-log(`latency: ${args.calls} sequential calls per scenario, alternating`)
+log(`latency: ${calls} sequential calls per scenario, alternating`)
 const sequential = scenarios.map(() => [] as number[])
-for (let i = 0; i < Number(args.calls); i++) for (const [j, s] of scenarios.entries()) sequential[j]!.push(await once(s.target))
+for (let i = 0; i < calls; i++) for (const [j, s] of scenarios.entries()) sequential[j]!.push(await once(s.target))
 
 const pacedRuns = new Map<string, PacedResult[]>()
 for (let round = 0; round < rounds; round++) {
@@ -182,14 +217,14 @@ for (let round = 0; round < rounds; round++) {
 
 const throughput: (LoadResult | undefined)[] = []
 for (const s of scenarios) {
-  log(`throughput: ${s.name}, ${args.connections} connections for ${durationMs / 1000} s`)
-  await closedLoop(s.target, { connections: Number(args.connections), durationMs: 1_000 })
-  throughput.push(await closedLoop(s.target, { connections: Number(args.connections), durationMs, ...(s.pid === undefined ? {} : { pid: s.pid }) }))
+  log(`throughput: ${s.name}, ${connections} connections for ${durationMs / 1000} s`)
+  await closedLoop(s.target, { connections: connections, durationMs: 1_000 })
+  throughput.push(await closedLoop(s.target, { connections: connections, durationMs, ...(s.pid === undefined ? {} : { pid: s.pid }) }))
 }
 
 const streamed = new Map<string, { firstTokenMs: number[]; totalMs: number[] }>()
-log(`streamed: ${args.streams} calls per scenario, alternating`)
-for (let i = 0; i < Number(args.streams); i++) {
+log(`streamed: ${streams} calls per scenario, alternating`)
+for (let i = 0; i < streams; i++) {
   for (const s of scenarios) {
     if (s.stream === undefined) continue
     const { firstTokenMs, totalMs } = await streamOnce(s.stream)
@@ -202,7 +237,7 @@ for (let i = 0; i < Number(args.streams); i++) {
 await Promise.all(peers.map((peer) => peer.stop()))
 await stack.close()
 
-const semantic = args['no-semantic-lookup'] ? undefined : await semanticLookupBench({ entries: Number(args.entries), databaseUrl: stack.env.SUPERGATE_DATABASE_URL!, log })
+const semantic = args['no-semantic-lookup'] ? undefined : await semanticLookupBench({ entries: entries, databaseUrl: stack.env.SUPERGATE_DATABASE_URL!, log })
 
 const figures: BenchFigures = {
   date: new Date().toISOString(),
@@ -210,10 +245,10 @@ const figures: BenchFigures = {
   node: process.version,
   pinned: pinning,
   projections: args.projections,
-  calls: Number(args.calls),
+  calls: calls,
   rounds,
   seconds: durationMs / 1000,
-  connections: Number(args.connections),
+  connections: connections,
   rates,
   scenarios: scenarios.map((s, i): ScenarioFigures => ({
     name: s.name,
