@@ -30,6 +30,11 @@ export interface SubscribeOptions {
   /** Where a group with no committed offset starts: the beginning (default) or only new messages. */
   fromBeginning?: boolean
   /**
+   * How many partitions' batches may be handed over at once (default 1), for a consumer that writes
+   * several together. Kafka honours it; the in-process log delivers one batch at a time.
+   */
+  concurrency?: number
+  /**
    * Called with each batch, in offset order per partition. When it resolves, the group's offset moves past
    * the batch; when it throws, nothing is committed and the batch is delivered again.
    */

@@ -68,7 +68,7 @@ async function main(): Promise<void> {
     deps,
     logger,
     gateway,
-    admin: { controlPlane: gateway.controlPlane, keys: gateway.keys, sql: deps.sql },
+    admin: { controlPlane: gateway.controlPlane, keys: gateway.keys, sql: deps.sql, analytics: { store: deps.analytics, pending: () => gateway.pending() } },
     bodyLimitBytes: config.bodyLimitBytes,
     isDraining: () => draining,
     metrics: gateway.metrics,

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { CONTROL_TOPIC } from '../events/envelope.ts'
 import type { Registry } from 'prom-client'
 import { OutboxRelay } from '../events/outbox-relay.ts'
+import { UsageSink } from '../analytics/usage-sink.ts'
 import { createMetrics } from '../infra/telemetry/metrics.ts'
 import { EventPublisher } from '../events/publisher.ts'
 import { appendAuditRecords } from '../projections/audit/audit-trail.ts'
@@ -43,6 +44,10 @@ export interface GatewayParts extends V1RoutesOptions {
   auth: ControlPlaneAuth
   publisher: EventPublisher
   runners: ProjectionRunner[]
+  /** Writes usage events to ClickHouse (analytics/). */
+  sink: UsageSink
+  /** How many events the sink and the balances projection have yet to read, for reconciliation. */
+  pending(): Promise<{ sink: number; balances: number }>
   /** Rate limits, concurrency and budget admission on the hot path. */
   limits: Limits
   defaultMaxOutputTokens: number
@@ -121,6 +126,14 @@ export function createGateway(config: Config, options: GatewayOptions): GatewayP
         onError: (err, context) => logger.error({ err, ...context }, 'projection batch failed; it is delivered again'),
       }),
   )
+  const sink = new UsageSink({
+    eventLog: deps.eventLog,
+    analytics: deps.analytics,
+    sql: deps.sql,
+    topics: [USAGE_TOPIC],
+    onError: (err) => logger.error({ err }, 'analytics sink flush failed; its batches are delivered again'),
+  })
+  const totalLag = async (lag: Promise<Record<string, number>>) => Object.values(await lag).reduce((a, b) => a + b, 0)
   // Webhooks are signed with a per-tenant secret derived from the newest master key (rotating it changes them).
   const newestMasterKey = () => [...masterKeys()].sort((a, b) => b.version - a.version)[0]
   const webhooks = new WebhookDispatcher({
@@ -140,6 +153,7 @@ export function createGateway(config: Config, options: GatewayOptions): GatewayP
   let closed = false
   let relayRetry: NodeJS.Timeout | undefined
   let runnersRetry: NodeJS.Timeout | undefined
+  let sinkRetry: NodeJS.Timeout | undefined
   const started = new Set<ProjectionRunner>()
   const limiterUnavailable = { fail_open: 0, fail_closed: 0 }
   const limits = new Limits({
@@ -176,6 +190,12 @@ export function createGateway(config: Config, options: GatewayOptions): GatewayP
     meter,
     publisher,
     runners,
+    sink,
+    pending: async () => {
+      const balances = runners.find((r) => r.name === 'balances')!
+      const [sinkLag, balancesLag] = await Promise.all([totalLag(sink.lag()), totalLag(balances.lag())])
+      return { sink: sinkLag, balances: balancesLag }
+    },
     limits,
     defaultMaxOutputTokens: config.defaultMaxOutputTokens,
     cache,
@@ -205,6 +225,16 @@ export function createGateway(config: Config, options: GatewayOptions): GatewayP
         }
       }
       void startRelay()
+      // ClickHouse unreachable must keep neither the gateway nor the projections from running: usage waits in the log.
+      const startSink = async (): Promise<void> => {
+        if (closed) return
+        try {
+          await sink.start()
+        } catch (err) {
+          logger.error({ err }, 'analytics sink could not start; retrying in 5 s')
+          sinkRetry = setTimeout(() => void startSink(), 5_000)
+        }
+      }
       // Projections need their topics; with Kafka unreachable they start once it answers.
       const startRunners = async (): Promise<void> => {
         if (closed) return
@@ -220,6 +250,7 @@ export function createGateway(config: Config, options: GatewayOptions): GatewayP
             started.add(runner)
           }
           alertEvents.start()
+          void startSink()
         } catch (err) {
           logger.error({ err }, 'projections could not start; retrying in 5 s')
           runnersRetry = setTimeout(() => void startRunners(), 5_000)
@@ -236,7 +267,8 @@ export function createGateway(config: Config, options: GatewayOptions): GatewayP
       closed = true
       clearTimeout(relayRetry)
       clearTimeout(runnersRetry)
-      await Promise.allSettled(runners.map((r) => r.stop()))
+      clearTimeout(sinkRetry)
+      await Promise.allSettled([...runners.map((r) => r.stop()), sink.stop()])
       await Promise.allSettled([projector.stop(), auth.stop(), relay?.stop()])
       await Promise.allSettled([webhooks.stop(), alertEvents.stop()])
       // Flushes what the gateway metered; what cannot be delivered stays in the spool for the next start.

@@ -2,15 +2,24 @@ import { z } from 'zod'
 import { actorSchema, envelopeSchema, markValidated } from '../envelope.ts'
 import type { Actor, Envelope } from '../envelope.ts'
 import { uuidv7 } from '../ids.ts'
-import { alertTriggeredV1Schema, cacheHitV1Schema, requestCompletedV0Schema, requestCompletedV1Schema, requestRejectedV1Schema } from './schemas.ts'
-import type { AlertTriggeredV1, CacheHitV1, RequestCompletedV1, RequestRejectedV1 } from './schemas.ts'
-import { requestCompletedV0ToV1 } from './upcasters.ts'
+import {
+  alertTriggeredV1Schema,
+  cacheHitV1Schema,
+  cacheHitV2Schema,
+  requestCompletedV0Schema,
+  requestCompletedV1Schema,
+  requestCompletedV2Schema,
+  requestRejectedV1Schema,
+  requestRejectedV2Schema,
+} from './schemas.ts'
+import type { AlertTriggeredV1, CacheHitV1, CacheHitV2, RequestCompletedV0, RequestCompletedV1, RequestCompletedV2, RequestRejectedV1, RequestRejectedV2 } from './schemas.ts'
+import { requestCompletedV0ToV1, withNoUser } from './upcasters.ts'
 
 /** The current data of each data-plane event type: what consumers see after upcasting. */
 export interface DataPlaneEvents {
-  'request.completed': RequestCompletedV1
-  'cache.hit': CacheHitV1
-  'request.rejected': RequestRejectedV1
+  'request.completed': RequestCompletedV2
+  'cache.hit': CacheHitV2
+  'request.rejected': RequestRejectedV2
   'alert.triggered': AlertTriggeredV1
 }
 export type DataPlaneEventType = keyof DataPlaneEvents
@@ -22,7 +31,7 @@ export type DataPlaneEvent = {
 
 interface VersionEntry<T extends DataPlaneEventType> {
   schema: z.ZodType
-  /** Lifts this version's parsed data to the current version; absent on the current version. */
+  /** Lifts this version's parsed data to the current version (through every version between); absent on the current version. */
   upcast?: (data: never) => DataPlaneEvents[T]
 }
 
@@ -32,14 +41,21 @@ interface VersionEntry<T extends DataPlaneEventType> {
  */
 const CATALOGUE: { [T in DataPlaneEventType]: { current: number; versions: Record<number, VersionEntry<T>> } } = {
   'request.completed': {
-    current: 1,
+    current: 2,
     versions: {
-      0: { schema: requestCompletedV0Schema, upcast: requestCompletedV0ToV1 },
-      1: { schema: requestCompletedV1Schema },
+      0: { schema: requestCompletedV0Schema, upcast: (v0: RequestCompletedV0) => withNoUser(requestCompletedV0ToV1(v0)) },
+      1: { schema: requestCompletedV1Schema, upcast: (v1: RequestCompletedV1) => withNoUser(v1) },
+      2: { schema: requestCompletedV2Schema },
     },
   },
-  'cache.hit': { current: 1, versions: { 1: { schema: cacheHitV1Schema } } },
-  'request.rejected': { current: 1, versions: { 1: { schema: requestRejectedV1Schema } } },
+  'cache.hit': {
+    current: 2,
+    versions: { 1: { schema: cacheHitV1Schema, upcast: (v1: CacheHitV1) => withNoUser(v1) }, 2: { schema: cacheHitV2Schema } },
+  },
+  'request.rejected': {
+    current: 2,
+    versions: { 1: { schema: requestRejectedV1Schema, upcast: (v1: RequestRejectedV1) => withNoUser(v1) }, 2: { schema: requestRejectedV2Schema } },
+  },
   'alert.triggered': { current: 1, versions: { 1: { schema: alertTriggeredV1Schema } } },
 }
 

@@ -49,6 +49,16 @@ export const requestCompletedV1Schema = z.strictObject({
 export type RequestCompletedV1 = z.infer<typeof requestCompletedV1Schema>
 
 /**
+ * The end user a call was made for, as the client named it (the `x-supergate-user` header, OpenAI's `user`,
+ * Anthropic's `metadata.user_id`): an opaque id for chargeback by user, null when the client named none.
+ */
+export const endUserSchema = z.string().min(1).max(256).nullable()
+
+/** v2 adds `user`, for chargeback by end user. */
+export const requestCompletedV2Schema = requestCompletedV1Schema.extend({ user: endUserSchema })
+export type RequestCompletedV2 = z.infer<typeof requestCompletedV2Schema>
+
+/**
  * The pre-release shape (version 0): token counts at the top level, no cache/reasoning breakdown, and the
  * cost as a decimal USD string ("0.000123"). Kept so that events spooled or stored by early builds still parse.
  */
@@ -85,6 +95,9 @@ export const cacheHitV1Schema = z.strictObject({
 })
 export type CacheHitV1 = z.infer<typeof cacheHitV1Schema>
 
+export const cacheHitV2Schema = cacheHitV1Schema.extend({ user: endUserSchema })
+export type CacheHitV2 = z.infer<typeof cacheHitV2Schema>
+
 export const requestRejectedV1Schema = z.strictObject({
   requestId: z.string().min(1),
   projectId: z.string().min(1).nullable(),
@@ -96,6 +109,9 @@ export const requestRejectedV1Schema = z.strictObject({
   httpStatus,
 })
 export type RequestRejectedV1 = z.infer<typeof requestRejectedV1Schema>
+
+export const requestRejectedV2Schema = requestRejectedV1Schema.extend({ user: endUserSchema })
+export type RequestRejectedV2 = z.infer<typeof requestRejectedV2Schema>
 
 /**
  * A spend alert fired (projections/alerts): once per rule and period. `id` of its envelope is also the id of

@@ -1,4 +1,4 @@
-import type { RequestCompletedV0, RequestCompletedV1 } from './schemas.ts'
+import type { CacheHitV1, CacheHitV2, RequestCompletedV0, RequestCompletedV1, RequestCompletedV2, RequestRejectedV1, RequestRejectedV2 } from './schemas.ts'
 
 /**
  * Exact decimal USD string → integer micro-USD, with string and BigInt arithmetic only: a float would turn
@@ -24,4 +24,11 @@ export function requestCompletedV0ToV1(v0: RequestCompletedV0): RequestCompleted
     usage: { promptTokens, completionTokens, cachedTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0, estimated: false },
     costMicroUsd: usdDecimalToMicroUsd(costUsd),
   }
+}
+
+/** v1 → v2 of the three request events: v1 named no end user. */
+export function withNoUser<T extends RequestCompletedV1 | CacheHitV1 | RequestRejectedV1>(
+  v1: T,
+): T extends RequestCompletedV1 ? RequestCompletedV2 : T extends CacheHitV1 ? CacheHitV2 : RequestRejectedV2 {
+  return { ...v1, user: null } as never
 }

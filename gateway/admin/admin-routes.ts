@@ -4,6 +4,7 @@ import type { KeyResolver } from '../auth/api-keys.ts'
 import type { ControlPlane } from '../control/control-plane.ts'
 import { ADMIN_PREFIX, openApiDocument } from './openapi.ts'
 import { registerRoute } from './route.ts'
+import type { AdminAnalytics } from './route.ts'
 import { ADMIN_ROUTES } from './routes/index.ts'
 
 export interface AdminRoutesOptions {
@@ -11,6 +12,8 @@ export interface AdminRoutesOptions {
   /** The bootstrap admin token resolves to the `platform` role; an API key to its role in its tenant. */
   keys: KeyResolver
   sql: SqlStore
+  /** Without it the report endpoints answer 503. */
+  analytics?: AdminAnalytics
 }
 
 /**
@@ -18,7 +21,7 @@ export interface AdminRoutesOptions {
  * read models. Errors take the OpenAI shape through the errors plugin, which the app registers first.
  */
 export function adminRoutes(app: FastifyInstance, options: AdminRoutesOptions): void {
-  const services = { controlPlane: options.controlPlane, sql: options.sql }
+  const services = { controlPlane: options.controlPlane, sql: options.sql, ...(options.analytics === undefined ? {} : { analytics: options.analytics }) }
   const document = openApiDocument()
   void app.register(
     (admin, _opts, done) => {

@@ -25,6 +25,8 @@ function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
 }
 
 function shapeOf(schema: z.ZodType | undefined): Record<string, z.ZodType> {
+  // An object checked as a whole afterwards (`.transform`) is a pipe whose input is the object.
+  if (schema instanceof z.ZodPipe) return shapeOf(schema.in as z.ZodType)
   return schema instanceof z.ZodObject ? schema.shape : {}
 }
 
@@ -67,8 +69,8 @@ function responses(route: AnyRoute): JsonSchema {
     [String(route.status)]: success,
     '400': errorResponse('Malformed input: `param` names the field, parameter or header'),
     '401': errorResponse('No admin token or API key, or an unknown one'),
-    '403': errorResponse("The key's role does not allow this"),
-    ...(route.access === 'platform' ? {} : { '404': errorResponse('No such tenant (or one this key may not see), or no such resource') }),
+    ...(route.access === 'self' ? {} : { '403': errorResponse("The key's role does not allow this") }),
+    ...(route.access === 'platform' || route.access === 'self' ? {} : { '404': errorResponse('No such tenant (or one this key may not see), or no such resource') }),
     ...(route.method === 'GET' ? {} : { '409': errorResponse('A concurrent change won, or the resource is in a state that forbids this') }),
   }
 }

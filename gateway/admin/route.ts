@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import type { Actor } from '../../events/envelope.ts'
+import type { AnalyticsStore } from '../../analytics/analytics-store.ts'
 import type { SqlStore } from '../../infra/postgres/sql-store.ts'
 import { presentedSecret } from '../auth/api-keys.ts'
 import type { KeyResolver, Principal } from '../auth/api-keys.ts'
@@ -14,6 +15,13 @@ export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
 export interface AdminServices {
   controlPlane: ControlPlane
   sql: SqlStore
+  /** Reports: the ClickHouse store, and how many events the sink and the balances have yet to read. */
+  analytics?: AdminAnalytics
+}
+
+export interface AdminAnalytics {
+  store: AnalyticsStore
+  pending?: () => Promise<{ sink: number; balances: number }>
 }
 
 export interface RouteInput<P, Q, B> {
@@ -40,8 +48,11 @@ export interface AdminRoute<P extends z.ZodType = NoInput, Q extends z.ZodType =
   path: string
   summary: string
   tag: string
-  /** An action in the path's tenant (the path has `{tenantId}`), or `platform`: the bootstrap admin token only. */
-  access: Action | 'platform'
+  /**
+   * An action in the path's tenant (the path has `{tenantId}`); `platform`: the bootstrap admin token only;
+   * `self`: any valid key, about itself.
+   */
+  access: Action | 'platform' | 'self'
   params?: P
   query?: Q
   body?: B
@@ -118,7 +129,7 @@ export function registerRoute(app: FastifyInstance, route: AdminRoute<z.ZodType,
       }
       const parsedParams = params.parse(rawParams)
       if (route.access === 'platform') requirePlatform(principal)
-      else {
+      else if (route.access !== 'self') {
         const tenantId = (parsedParams as { tenantId: string }).tenantId
         requirePermission(principal, tenantId, route.access)
         if (!(await services.controlPlane.tenantExists(tenantId))) throw noSuchTenant()

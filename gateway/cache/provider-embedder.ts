@@ -38,7 +38,7 @@ export class ProviderEmbedder implements Embedder {
       { requestId, principal: this.#principal, signal: AbortSignal.timeout(10_000), fallbackModels: [] },
     )
     const p = this.#principal
-    this.#meter.record(completedRecord({ requestId, tenantId: p.tenantId, keyId: p.keyId, projectId: p.projectId ?? null, endpoint: 'embeddings', model: this.#model, stream: false }, outcome, started))
+    this.#meter.record(completedRecord({ requestId, tenantId: p.tenantId, keyId: p.keyId, projectId: p.projectId ?? null, user: null, endpoint: 'embeddings', model: this.#model, stream: false }, outcome, started))
     return outcome.response.data.map((d) => {
       if (typeof d.embedding === 'string' || d.embedding.length !== EMBEDDING_DIMENSIONS) {
         throw new Error(`${this.#model} returned an embedding of ${typeof d.embedding === 'string' ? 'base64' : d.embedding.length} dimensions; the cache needs ${EMBEDDING_DIMENSIONS}`)

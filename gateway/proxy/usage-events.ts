@@ -50,6 +50,7 @@ export function eventMeter(
             reason,
             errorCode: entry.errorCode ?? 'invalid_request',
             httpStatus: entry.httpStatus,
+            user: entry.user,
           },
           meta,
         ),
@@ -64,7 +65,7 @@ export function eventMeter(
       // Answered from the cache: no provider was paid, so the request costs nothing and saves the original cost.
       logger.info({ metered: { requestId: entry.requestId, model, cache: cache.outcome, savedMicroUsd: cache.savedMicroUsd } }, 'call answered from cache')
       publisher.publish(
-        buildEvent('cache.hit', { requestId: entry.requestId, projectId: entry.projectId, keyId: entry.keyId, model, cacheOutcome: cache.outcome, savedMicroUsd: cache.savedMicroUsd, usage }, meta),
+        buildEvent('cache.hit', { requestId: entry.requestId, projectId: entry.projectId, keyId: entry.keyId, model, cacheOutcome: cache.outcome, savedMicroUsd: cache.savedMicroUsd, usage, user: entry.user }, meta),
       )
     }
     let priced: ReturnType<typeof costMicroUsd>
@@ -101,6 +102,7 @@ export function eventMeter(
           timeToFirstTokenMs: entry.timeToFirstTokenMs === undefined ? null : Math.round(entry.timeToFirstTokenMs),
           keySource: entry.keySource ?? 'gateway',
           errorCode: entry.errorCode ?? null,
+          user: entry.user,
         },
         meta,
       ),

@@ -9,6 +9,8 @@ export interface UsageRecord {
   tenantId: string
   keyId: string
   projectId: string | null
+  /** The end user the client named (gateway/routes/v1.ts `endUser`); null when none. */
+  user: string | null
   /** Whose provider key served the call; null when no provider was reached. */
   keySource: 'gateway' | 'byok' | null
   /** The status the client received (200 for a stream that started, even if it failed later). */
@@ -35,7 +37,7 @@ export interface UsageMeter {
   record(entry: UsageRecord): void
 }
 
-export type RecordBase = Pick<UsageRecord, 'requestId' | 'tenantId' | 'keyId' | 'projectId' | 'endpoint' | 'stream' | 'model'>
+export type RecordBase = Pick<UsageRecord, 'requestId' | 'tenantId' | 'keyId' | 'projectId' | 'user' | 'endpoint' | 'stream' | 'model'>
 
 /** The record of a call answered in one piece. */
 export function completedRecord(base: RecordBase, outcome: { target: Target; usage: NormalizedUsage; attempts: number }, started: number): UsageRecord {

@@ -51,7 +51,7 @@ export function messagesRoutes(app: FastifyInstance, options: V1RoutesOptions): 
       const signal = clientGone(request, reply)
       const fallbacks = fallbackModels(request)
       const call: CallInfo = { requestId: request.id, principal, signal, ...(fallbacks === undefined ? {} : { fallbackModels: fallbacks }) }
-      const base = baseRecord(request, principal, 'messages', requestedModel, chat.stream === true)
+      const base = baseRecord(request, principal, 'messages', chat)
       let ticket: AdmissionTicket | undefined
       const fail = (error: unknown): never => {
         ticket?.settle(undefined, undefined)

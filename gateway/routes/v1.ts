@@ -122,8 +122,30 @@ export function authenticate(keys: KeyResolver, request: FastifyRequest): Princi
   return found
 }
 
-export function baseRecord(request: FastifyRequest, principal: Principal, endpoint: UsageRecord['endpoint'], model: string, stream: boolean): RecordBase {
-  return { requestId: request.id, tenantId: principal.tenantId, keyId: principal.keyId, projectId: principal.projectId ?? null, endpoint, model, stream }
+export const END_USER_HEADER = 'x-supergate-user'
+const END_USER_MAX = 256
+
+/**
+ * The end user a call is for, for chargeback by user: the `x-supergate-user` header, else the body's `user`
+ * (OpenAI; Anthropic's `metadata.user_id` arrives as it) or `safety_identifier`. Too long an id is refused
+ * rather than cut, which would merge two users' spend.
+ */
+export function endUser(request: FastifyRequest, body: { user?: string | undefined; safety_identifier?: string | undefined }): string | null {
+  const header = request.headers[END_USER_HEADER]
+  const [user, param] = typeof header === 'string' && header !== '' ? [header, END_USER_HEADER] : body.user !== undefined && body.user !== '' ? [body.user, 'user'] : [body.safety_identifier, 'safety_identifier']
+  if (user === undefined || user === '') return null
+  if (user.length > END_USER_MAX) throw new GatewayError('invalid_request', `The end-user id may be at most ${END_USER_MAX} characters`, param)
+  return user
+}
+
+export function baseRecord(
+  request: FastifyRequest,
+  principal: Principal,
+  endpoint: UsageRecord['endpoint'],
+  body: { model: string; stream?: boolean | null | undefined; user?: string | undefined; safety_identifier?: string | undefined },
+): RecordBase {
+  const user = endUser(request, body)
+  return { requestId: request.id, tenantId: principal.tenantId, keyId: principal.keyId, projectId: principal.projectId ?? null, endpoint, model: body.model, stream: body.stream === true, user }
 }
 
 /** The usage record of a call answered from the cache: nothing spent, the cached call's cost saved. */
@@ -224,7 +246,7 @@ export function v1Routes(app: FastifyInstance, options: V1RoutesOptions): void {
     const signal = clientGone(request, reply)
     const fallbacks = fallbackModels(request)
     const call: CallInfo = { requestId: request.id, principal, signal, ...(fallbacks === undefined ? {} : { fallbackModels: fallbacks }) }
-    const base = baseRecord(request, principal, 'chat.completions', body.model, body.stream === true)
+    const base = baseRecord(request, principal, 'chat.completions', body)
     let ticket: AdmissionTicket
     let cache: CacheDecision = NO_CACHE
     try {
@@ -329,7 +351,7 @@ export function v1Routes(app: FastifyInstance, options: V1RoutesOptions): void {
     const started = performance.now()
     const signal = clientGone(request, reply)
     const fallbacks = fallbackModels(request)
-    const base = baseRecord(request, principal, 'embeddings', body.model, false)
+    const base = baseRecord(request, principal, 'embeddings', { ...body, stream: false })
     let ticket: AdmissionTicket = NO_LIMITS
     try {
       const admitted = admitCall(options, principal, request, body)

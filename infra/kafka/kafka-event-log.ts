@@ -135,6 +135,7 @@ export class KafkaEventLog implements EventLog {
     await consumer.connect()
     await consumer.subscribe({ topics: [...options.topics], fromBeginning: options.fromBeginning ?? true })
     await consumer.run({
+      partitionsConsumedConcurrently: options.concurrency ?? 1,
       autoCommit: false,
       eachBatchAutoResolve: false,
       eachBatch: async (payload) => {

@@ -100,6 +100,7 @@ function requestCompleted() {
       timeToFirstTokenMs: null,
       keySource: 'gateway',
       errorCode: null,
+      user: null,
     },
     { tenantId, correlationId: `req_${run}_${n}`, actor: { type: 'key', id: `key_${n % 13}` } },
   )

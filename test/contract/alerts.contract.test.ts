@@ -43,6 +43,7 @@ function spend(tenantId: string, cost: number, o: { projectId?: string | null; k
       timeToFirstTokenMs: null,
       keySource: 'gateway',
       errorCode: null,
+      user: null,
     },
     { tenantId, correlationId: randomUUID(), actor: { type: 'key', id: keyId }, occurredAt: (o.at ?? new Date()).toISOString() },
   )

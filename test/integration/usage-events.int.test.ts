@@ -72,8 +72,8 @@ async function eventsFor(requestIds: string[]): Promise<Map<string, Envelope>> {
   return found
 }
 
-const chat = (body: object) =>
-  app.inject({ method: 'POST', url: '/v1/chat/completions', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, payload: body })
+const chat = (body: object, headers: Record<string, string> = {}) =>
+  app.inject({ method: 'POST', url: '/v1/chat/completions', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json', ...headers }, payload: body })
 
 describe('usage events', () => {
   it('records completed, streamed and failed calls, priced in integer micro-USD', async () => {
@@ -86,7 +86,7 @@ describe('usage events', () => {
     const events = await eventsFor(ids)
     const [p, t, s, m] = ids.map((id) => events.get(id)!)
 
-    expect(p).toMatchObject({ type: 'request.completed', version: 1, tenantId: 'default', correlationId: ids[0] })
+    expect(p).toMatchObject({ type: 'request.completed', version: 2, tenantId: 'default', correlationId: ids[0] })
     // gpt-4o-mini: $0.15 and $0.60 per million tokens; 19 in + 10 out = 2.85 + 6 = 8.85 µUSD, rounded half up once.
     expect(p!.data).toMatchObject({ model: 'openai/gpt-4o-mini', outcome: 'completed', httpStatus: 200, keySource: 'gateway', costMicroUsd: 9, stream: false })
     expect(p!.data.usage).toEqual({ promptTokens: 19, completionTokens: 10, cachedTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0, estimated: false })
@@ -95,5 +95,20 @@ describe('usage events', () => {
     expect(s!.data).toMatchObject({ stream: true, outcome: 'completed', usage: { promptTokens: 9, completionTokens: 3 } })
     expect(typeof s!.data.timeToFirstTokenMs).toBe('number')
     expect(m).toMatchObject({ type: 'request.rejected', data: { reason: 'validation', httpStatus: 404, errorCode: 'model_not_found', model: null } })
+  })
+
+  it('names the end user from the x-supergate-user header, else the body, and refuses an id too long to keep whole', async () => {
+    const hello = { model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'Hello' }] }
+    const byHeader = await chat({ ...hello, user: 'from-body' }, { 'x-supergate-user': 'alice@example.com' })
+    const byBody = await chat({ ...hello, user: 'bob' })
+    const bySafetyId = await chat({ ...hello, safety_identifier: 'hash-carol' })
+    const anonymous = await chat(hello)
+    const tooLong = await chat(hello, { 'x-supergate-user': 'x'.repeat(257) })
+    expect([byHeader, byBody, bySafetyId, anonymous].map((r) => r.statusCode)).toEqual([200, 200, 200, 200])
+    expect(tooLong.statusCode).toBe(400)
+    expect(tooLong.json()).toMatchObject({ error: { type: 'invalid_request_error', param: 'x-supergate-user', message: expect.stringContaining('256') as string } })
+    const ids = [byHeader, byBody, bySafetyId, anonymous].map((r) => String(r.headers['x-request-id']))
+    const events = await eventsFor(ids)
+    expect(ids.map((id) => events.get(id)!.data.user)).toEqual(['alice@example.com', 'bob', 'hash-carol', null])
   })
 })

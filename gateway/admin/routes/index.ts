@@ -11,10 +11,13 @@ import { memberRoutes } from './members.ts'
 import { priceOverrideRoutes } from './price-overrides.ts'
 import { projectRoutes } from './projects.ts'
 import { rateLimitRoutes } from './rate-limits.ts'
+import { reportRoutes } from './reports.ts'
+import { selfRoutes } from './self.ts'
 import { tenantRoutes } from './tenants.ts'
 
 /** Every admin endpoint, in the order the OpenAPI document lists them. */
 export const ADMIN_ROUTES = [
+  ...selfRoutes,
   ...tenantRoutes,
   ...projectRoutes,
   ...memberRoutes,
@@ -28,5 +31,6 @@ export const ADMIN_ROUTES = [
   ...alertRuleRoutes,
   ...alertRoutes,
   ...priceOverrideRoutes,
+  ...reportRoutes,
   ...auditRoutes,
 ]
