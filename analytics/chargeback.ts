@@ -94,8 +94,13 @@ export function chargebackSql(query: ChargebackQuery): { sql: string; params: Re
   const from = query.from.getTime()
   const to = query.to.getTime()
   const dims = query.groupBy
+  // Inner names differ from every column name: an alias named like a column would shadow it in WHERE.
   const dimensionOf = (g: GroupBy, time: string) =>
-    g === 'day' ? `toString(toDate(${time})) AS day` : g === 'hour' ? `formatDateTime(toStartOfHour(${time}), '%Y-%m-%dT%H:00:00Z') AS hour` : `${COLUMN[g]} AS ${g}`
+    g === 'day'
+      ? `toString(toDate(${time})) AS dim_day`
+      : g === 'hour'
+        ? `formatDateTime(toStartOfHour(${time}), '%Y-%m-%dT%H:00:00Z') AS dim_hour`
+        : `${COLUMN[g]} AS dim_${g}`
   const select = (time: string) => dims.map((g) => dimensionOf(g, time)).join(', ')
   const params: Record<string, unknown> = { tenant: query.tenantId }
   const parts: string[] = []
@@ -108,21 +113,21 @@ export function chargebackSql(query: ChargebackQuery): { sql: string; params: Re
   } else {
     const h0 = ceilTo(from, HOUR)
     const h1 = Math.max(h0, floorTo(to, HOUR))
-    Object.assign(params, { from: chTime(from), to: chTime(to), h0: chTime(h0), h1: chTime(h1) })
+    Object.assign(params, { from: chTime(from), to: chTime(to), h0: chTime(h0), h1: chTime(h1), h0s: chTime(h0).slice(0, 19), h1s: chTime(h1).slice(0, 19) })
     if (h1 > h0) {
       parts.push(`SELECT ${[select('hour'), MEASURE_COLUMNS].filter(Boolean).join(', ')} FROM usage_hourly
-        WHERE tenant_id = {tenant:String} AND hour >= {h0:DateTime('UTC')} AND hour < {h1:DateTime('UTC')}`)
+        WHERE tenant_id = {tenant:String} AND hour >= {h0s:DateTime('UTC')} AND hour < {h1s:DateTime('UTC')}`)
     }
     parts.push(`SELECT ${[select('occurred_at'), FACT_MEASURES].filter(Boolean).join(', ')} FROM usage_events
       WHERE tenant_id = {tenant:String} AND occurred_at >= {from:DateTime64(3, 'UTC')} AND occurred_at < {to:DateTime64(3, 'UTC')}
         AND NOT (occurred_at >= {h0:DateTime64(3, 'UTC')} AND occurred_at < {h1:DateTime64(3, 'UTC')})`)
   }
-  const groupBy = dims.length === 0 ? '' : `GROUP BY ${dims.join(', ')}`
+  const groupBy = dims.length === 0 ? '' : `GROUP BY ${dims.map((g) => `dim_${g}`).join(', ')}`
   // Time first (a series reads in order), then the biggest spenders, then the names for a stable order.
   const time = dims.filter((g) => g === 'day' || g === 'hour')
   const named = dims.filter((g) => g !== 'day' && g !== 'hour')
   const orderBy = [...time, 'cost_micro_usd DESC', ...named].join(', ')
-  const sql = `SELECT ${[...dims, ROLLUP_SUMS].join(', ')} FROM (${parts.join('\nUNION ALL\n')}) ${groupBy}
+  const sql = `SELECT ${[...dims.map((g) => `dim_${g} AS ${g}`), ROLLUP_SUMS].join(', ')} FROM (${parts.join('\nUNION ALL\n')}) ${groupBy}
     HAVING requests + rejected_requests + cache_hits > 0 ORDER BY ${orderBy}`
   return { sql, params }
 }
