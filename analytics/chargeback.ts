@@ -66,6 +66,27 @@ const floorTo = (t: number, unit: number) => Math.floor(t / unit) * unit
 const ceilTo = (t: number, unit: number) => Math.ceil(t / unit) * unit
 const chTime = (t: number) => new Date(t).toISOString().replace('T', ' ').replace('Z', '')
 
+interface Rollup {
+  table: string
+  /** Its time column and the span each of its rows covers. */
+  time: 'hour' | 'day'
+  unitMs: number
+  /** What it can be grouped by. */
+  dims: ReadonlySet<GroupBy>
+}
+
+/** The rollups of analytics/schema.ts, coarsest first: a report takes the first that has every dimension it asks for. */
+const ROLLUPS: readonly Rollup[] = [
+  { table: 'usage_daily', time: 'day', unitMs: DAY, dims: new Set(['project', 'key', 'provider', 'model', 'day']) },
+  { table: 'usage_daily_users', time: 'day', unitMs: DAY, dims: new Set(['user', 'project', 'day']) },
+  { table: 'usage_hourly', time: 'hour', unitMs: HOUR, dims: new Set(['project', 'key', 'provider', 'model', 'day', 'hour']) },
+]
+
+/** The rollup a report reads, or undefined when none has every dimension it asks for (the facts serve it alone). */
+export function rollupFor(groupBy: readonly GroupBy[]): string | undefined {
+  return ROLLUPS.find((r) => groupBy.every((g) => r.dims.has(g)))?.table
+}
+
 /** Sums that may pass 2^53 come back as strings; a report refuses to round money rather than lose a cent. */
 function exactNumber(value: unknown, what: string): number {
   const n = typeof value === 'number' ? value : Number(value)
@@ -86,9 +107,9 @@ const FACT_MEASURES = `toUInt64(kind = 'request') AS requests, toUInt64(kind = '
 const MEASURE_COLUMNS = 'requests, failed_requests, rejected_requests, cache_hits, prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, cost_micro_usd, saved_micro_usd'
 
 /**
- * The SQL of a report over [from, to), exact to the event whatever the bounds: whole days from the daily
- * rollup when both bounds fall on midnight UTC; otherwise whole hours from the hourly rollup and the ragged
- * ends (before the first whole hour, after the last) from the fact table.
+ * The SQL of a report over [from, to), exact to the event whatever the bounds: the whole days (or hours) inside
+ * the range from the coarsest rollup that has the dimensions asked for, the ragged ends from the fact table;
+ * the fact table alone for a grouping no rollup holds (user and model together, say).
  */
 export function chargebackSql(query: ChargebackQuery): { sql: string; params: Record<string, unknown> } {
   const from = query.from.getTime()
@@ -102,26 +123,26 @@ export function chargebackSql(query: ChargebackQuery): { sql: string; params: Re
         ? `formatDateTime(toStartOfHour(${time}), '%Y-%m-%dT%H:00:00Z') AS dim_hour`
         : `${COLUMN[g]} AS dim_${g}`
   const select = (time: string) => dims.map((g) => dimensionOf(g, time)).join(', ')
-  const params: Record<string, unknown> = { tenant: query.tenantId }
+  const params: Record<string, unknown> = { tenant: query.tenantId, from: chTime(from), to: chTime(to) }
   const parts: string[] = []
-  const dayAligned = from % DAY === 0 && to % DAY === 0 && !dims.includes('hour')
-  if (dayAligned) {
-    params.d0 = new Date(from).toISOString().slice(0, 10)
-    params.d1 = new Date(to).toISOString().slice(0, 10)
-    parts.push(`SELECT ${[select('day'), MEASURE_COLUMNS].filter(Boolean).join(', ')} FROM usage_daily
-      WHERE tenant_id = {tenant:String} AND day >= {d0:Date} AND day < {d1:Date}`)
-  } else {
-    const h0 = ceilTo(from, HOUR)
-    const h1 = Math.max(h0, floorTo(to, HOUR))
-    Object.assign(params, { from: chTime(from), to: chTime(to), h0: chTime(h0), h1: chTime(h1), h0s: chTime(h0).slice(0, 19), h1s: chTime(h1).slice(0, 19) })
-    if (h1 > h0) {
-      parts.push(`SELECT ${[select('hour'), MEASURE_COLUMNS].filter(Boolean).join(', ')} FROM usage_hourly
-        WHERE tenant_id = {tenant:String} AND hour >= {h0s:DateTime('UTC')} AND hour < {h1s:DateTime('UTC')}`)
-    }
-    parts.push(`SELECT ${[select('occurred_at'), FACT_MEASURES].filter(Boolean).join(', ')} FROM usage_events
-      WHERE tenant_id = {tenant:String} AND occurred_at >= {from:DateTime64(3, 'UTC')} AND occurred_at < {to:DateTime64(3, 'UTC')}
-        AND NOT (occurred_at >= {h0:DateTime64(3, 'UTC')} AND occurred_at < {h1:DateTime64(3, 'UTC')})`)
+  const rollup = ROLLUPS.find((r) => dims.every((g) => r.dims.has(g)))
+  // [m0, m1): the whole rollup rows inside the range; empty when there is no rollup or no whole unit.
+  let [m0, m1] = [to, to]
+  if (rollup !== undefined) {
+    m0 = ceilTo(from, rollup.unitMs)
+    m1 = Math.max(m0, floorTo(to, rollup.unitMs))
   }
+  Object.assign(params, { m0: chTime(m0), m1: chTime(m1) })
+  if (rollup !== undefined && m1 > m0) {
+    const bound = rollup.time === 'day' ? (t: number) => new Date(t).toISOString().slice(0, 10) : (t: number) => chTime(t).slice(0, 19)
+    Object.assign(params, { r0: bound(m0), r1: bound(m1) })
+    const type = rollup.time === 'day' ? 'Date' : "DateTime('UTC')"
+    parts.push(`SELECT ${[select(rollup.time), MEASURE_COLUMNS].filter(Boolean).join(', ')} FROM ${rollup.table}
+      WHERE tenant_id = {tenant:String} AND ${rollup.time} >= {r0:${type}} AND ${rollup.time} < {r1:${type}}`)
+  }
+  parts.push(`SELECT ${[select('occurred_at'), FACT_MEASURES].filter(Boolean).join(', ')} FROM usage_events
+    WHERE tenant_id = {tenant:String} AND occurred_at >= {from:DateTime64(3, 'UTC')} AND occurred_at < {to:DateTime64(3, 'UTC')}
+      AND NOT (occurred_at >= {m0:DateTime64(3, 'UTC')} AND occurred_at < {m1:DateTime64(3, 'UTC')})`)
   const groupBy = dims.length === 0 ? '' : `GROUP BY ${dims.map((g) => `dim_${g}`).join(', ')}`
   // Time first (a series reads in order), then the biggest spenders, then the names for a stable order.
   const time = dims.filter((g) => g === 'day' || g === 'hour')

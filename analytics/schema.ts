@@ -5,9 +5,11 @@ import type { AnalyticsStore } from './analytics-store.ts'
  * and on chdb. Every table is ordered by tenant first: a tenant's report reads its own ranges only.
  *
  * - `usage_events`: the fact table, one row per usage event (a request, a cache hit, a rejection).
- * - `usage_hourly`, `usage_daily`: rollups by tenant, project, key, user, provider and model per hour and
- *   per day, kept by materialized views as rows arrive. SummingMergeTree adds rows with equal keys as parts
- *   merge, so a query must still `sum()` and `GROUP BY`: until a merge, one key may have several rows.
+ * - rollups, kept by materialized views as rows arrive, one per set of dimensions whose product stays small
+ *   (a rollup by every dimension at once would hold nearly a row per event, once users are many):
+ *   `usage_hourly` and `usage_daily` by project, key, provider and model; `usage_daily_users` by end user
+ *   and project. SummingMergeTree adds rows with equal keys as parts merge, so a query must still `sum()`
+ *   and `GROUP BY`: until a merge, one key may have several rows.
  * - `usage_event_ids`: the sink's dedupe keys (event ids it has written), for a month.
  *
  * An absent project, key, user or provider is stored as '' (GROUP BY over Nullable columns is slower and
@@ -39,13 +41,12 @@ const ROLLUP_SELECT = `
   sum(cost_micro_usd) AS cost_micro_usd,
   sum(saved_micro_usd) AS saved_micro_usd`
 
-const DIMENSIONS = 'tenant_id, project_id, key_id, user, provider, model'
 
 /** In order; each runs once. Never edit one that has shipped: add another. */
 export const ANALYTICS_MIGRATIONS: readonly { version: number; name: string; statements: readonly string[] }[] = [
   {
     version: 1,
-    name: 'usage facts, hourly and daily rollups, dedupe keys',
+    name: 'usage facts, hourly and daily rollups, daily rollup by user, dedupe keys',
     statements: [
       `CREATE TABLE IF NOT EXISTS usage_events (
         tenant_id String,
@@ -78,23 +79,31 @@ export const ANALYTICS_MIGRATIONS: readonly { version: number; name: string; sta
       PARTITION BY toYYYYMM(occurred_at)
       ORDER BY (tenant_id, occurred_at, event_id)`,
       `CREATE TABLE IF NOT EXISTS usage_hourly (
-        tenant_id String, hour DateTime('UTC'), project_id String, key_id String, user String,
+        tenant_id String, hour DateTime('UTC'), project_id String, key_id String,
         provider LowCardinality(String), model LowCardinality(String), ${ROLLUP_MEASURES}
       ) ENGINE = SummingMergeTree
       PARTITION BY toYYYYMM(hour)
-      ORDER BY (tenant_id, hour, project_id, key_id, user, provider, model)`,
+      ORDER BY (tenant_id, hour, project_id, key_id, provider, model)`,
       `CREATE MATERIALIZED VIEW IF NOT EXISTS usage_hourly_mv TO usage_hourly AS
-      SELECT tenant_id, toStartOfHour(occurred_at) AS hour, project_id, key_id, user, provider, model, ${ROLLUP_SELECT}
-      FROM usage_events GROUP BY ${DIMENSIONS}, hour`,
+      SELECT tenant_id, toStartOfHour(occurred_at) AS hour, project_id, key_id, provider, model, ${ROLLUP_SELECT}
+      FROM usage_events GROUP BY tenant_id, hour, project_id, key_id, provider, model`,
       `CREATE TABLE IF NOT EXISTS usage_daily (
-        tenant_id String, day Date, project_id String, key_id String, user String,
+        tenant_id String, day Date, project_id String, key_id String,
         provider LowCardinality(String), model LowCardinality(String), ${ROLLUP_MEASURES}
       ) ENGINE = SummingMergeTree
       PARTITION BY toYYYYMM(day)
-      ORDER BY (tenant_id, day, project_id, key_id, user, provider, model)`,
+      ORDER BY (tenant_id, day, project_id, key_id, provider, model)`,
       `CREATE MATERIALIZED VIEW IF NOT EXISTS usage_daily_mv TO usage_daily AS
-      SELECT tenant_id, toDate(occurred_at) AS day, project_id, key_id, user, provider, model, ${ROLLUP_SELECT}
-      FROM usage_events GROUP BY ${DIMENSIONS}, day`,
+      SELECT tenant_id, toDate(occurred_at) AS day, project_id, key_id, provider, model, ${ROLLUP_SELECT}
+      FROM usage_events GROUP BY tenant_id, day, project_id, key_id, provider, model`,
+      `CREATE TABLE IF NOT EXISTS usage_daily_users (
+        tenant_id String, day Date, user String, project_id String, ${ROLLUP_MEASURES}
+      ) ENGINE = SummingMergeTree
+      PARTITION BY toYYYYMM(day)
+      ORDER BY (tenant_id, day, user, project_id)`,
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS usage_daily_users_mv TO usage_daily_users AS
+      SELECT tenant_id, toDate(occurred_at) AS day, user, project_id, ${ROLLUP_SELECT}
+      FROM usage_events GROUP BY tenant_id, day, user, project_id`,
       `CREATE TABLE IF NOT EXISTS usage_event_ids (
         event_id String, marked_at DateTime('UTC') DEFAULT now()
       ) ENGINE = ReplacingMergeTree

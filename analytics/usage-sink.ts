@@ -14,6 +14,8 @@ export interface UsageSinkOptions {
   /** Where the sink stores the offsets it has written and parks what it cannot read (the projections' tables). */
   sql: SqlStore
   topics: readonly string[]
+  /** The consumer group (default `analytics-sink`); a benchmark or a second deployment on one cluster names its own. */
+  groupId?: string
   /** A flush starts once this many messages wait (default 10,000). */
   maxRows?: number
   /** …or once the oldest has waited this long (default 1,000 ms)… */
@@ -53,6 +55,7 @@ export class UsageSink {
   readonly #analytics: AnalyticsStore
   readonly #sql: SqlStore
   readonly #topics: readonly string[]
+  readonly #groupId: string
   readonly #maxRows: number
   readonly #maxWaitMs: number
   readonly #idleMs: number
@@ -71,6 +74,7 @@ export class UsageSink {
     this.#analytics = options.analytics
     this.#sql = options.sql
     this.#topics = options.topics
+    this.#groupId = options.groupId ?? SINK_NAME
     this.#maxRows = options.maxRows ?? 10_000
     this.#maxWaitMs = options.maxWaitMs ?? 1_000
     this.#idleMs = options.idleMs ?? 25
@@ -82,11 +86,13 @@ export class UsageSink {
     if (this.#subscription !== undefined) return
     await migrateAnalytics(this.#analytics)
     this.#subscription = await this.#log.subscribe({
-      groupId: SINK_NAME,
+      groupId: this.#groupId,
       topics: this.#topics,
       fromBeginning: true,
       // Kafka hands over several partitions' batches at once, so that one flush writes them together.
       concurrency: 8,
+      // About 10,000 usage events: a batch fills a flush by itself.
+      maxBatchBytes: 8 * 1024 * 1024,
       handleBatch: (batch) => this.handleBatch(batch),
     })
   }

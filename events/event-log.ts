@@ -34,6 +34,8 @@ export interface SubscribeOptions {
    * several together. Kafka honours it; the in-process log delivers one batch at a time.
    */
   concurrency?: number
+  /** The most bytes one batch of a partition may hold (Kafka's default is 1 MiB); for a consumer that writes in bulk. */
+  maxBatchBytes?: number
   /**
    * Called with each batch, in offset order per partition. When it resolves, the group's offset moves past
    * the batch; when it throws, nothing is committed and the batch is delivered again.

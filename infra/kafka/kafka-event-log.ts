@@ -130,6 +130,7 @@ export class KafkaEventLog implements EventLog {
       sessionTimeout: 10_000,
       heartbeatInterval: 1_000,
       allowAutoTopicCreation: false,
+      ...(options.maxBatchBytes === undefined ? {} : { maxBytesPerPartition: options.maxBatchBytes, maxBytes: Math.max(options.maxBatchBytes, 10_485_760) }),
     })
     this.#consumers.add(consumer)
     await consumer.connect()
