@@ -51,6 +51,8 @@ export interface FlushResult {
  * or a batch delivered again after a crash between the insert and storing its offsets).
  */
 export class UsageSink {
+  /** As projections are named, for the lag metric. */
+  readonly name = SINK_NAME
   readonly #log: EventLog
   readonly #analytics: AnalyticsStore
   readonly #sql: SqlStore

@@ -206,7 +206,7 @@ export function createGateway(config: Config, options: GatewayOptions): GatewayP
         return 0
       }
     },
-    metrics: createMetrics({ publisher, runners, limiterUnavailable: () => limiterUnavailable }),
+    metrics: createMetrics({ publisher, runners: [...runners, sink], analyticsRowsWritten: () => sink.written, limiterUnavailable: () => limiterUnavailable }),
     controlPlane,
     projector,
     auth,

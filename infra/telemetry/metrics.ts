@@ -1,10 +1,12 @@
 import { Gauge, Registry } from 'prom-client'
 import type { EventPublisher } from '../../events/publisher.ts'
-import type { ProjectionRunner } from '../../projections/runner/projection-runner.ts'
 
 export interface MetricSources {
   publisher: EventPublisher
-  runners: readonly ProjectionRunner[]
+  /** The projections and the analytics sink: anything that follows the log and knows how far behind it is. */
+  runners: readonly { name: string; lag(): Promise<Record<string, number>> }[]
+  /** Rows the analytics sink has written to ClickHouse since start. */
+  analyticsRowsWritten?: () => number
   /** Calls admitted (fail_open) or refused (fail_closed) because the limiter was unreachable, by policy. */
   limiterUnavailable?: () => Readonly<Record<'fail_open' | 'fail_closed', number>>
 }
@@ -47,6 +49,9 @@ export function createMetrics(sources: MetricSources): Registry {
   gauge('supergate_events_delivered', 'Usage events the event log acknowledged since start (a counter).', () => stats().delivered)
   gauge('supergate_events_dropped', 'Usage events lost because the spool and the memory bound were full (a counter).', () => stats().droppedEvents)
   gauge('supergate_event_publish_failures', 'Appends to the event log that failed or timed out (a counter).', () => stats().failures)
+  if (sources.analyticsRowsWritten !== undefined) {
+    gauge('supergate_analytics_rows_written', 'Usage rows the analytics sink wrote to ClickHouse since start (a counter).', sources.analyticsRowsWritten)
+  }
   new Gauge({
     name: 'supergate_limiter_unavailable_calls',
     help: 'Calls that found the limiter (Redis) unreachable, by the tenant policy applied (a counter).',

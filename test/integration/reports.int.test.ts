@@ -171,6 +171,9 @@ describe('chargeback after a mixed run', () => {
     const balance = (await call('GET', `/admin/v1/tenants/${tenant}/balance`, billingKey)).json()
     expect(r.clickhouse).toEqual({ spentMicroUsd: balance.spentMicroUsd, requests: outcomes.completed })
     expect(r.differenceMicroUsd).toBe(0)
+    const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body
+    expect(metrics).toContain('supergate_projection_lag_messages{projection="analytics-sink"} 0')
+    expect(Number(/^supergate_analytics_rows_written (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(outcomes.completed + outcomes.cacheHits + outcomes.rejected)
     expect(balance.spentMicroUsd).toBeGreaterThan(0)
     expect(r.projects).toEqual(
       expect.arrayContaining([
