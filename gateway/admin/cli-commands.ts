@@ -222,6 +222,15 @@ export const COMMANDS: readonly CliCommand[] = [
     }),
   ),
   { name: 'audit verify', summary: "Verify a tenant's audit hash chain", method: 'GET', path: '/tenants/{tenantId}/audit/verify', flags: [tenant] },
+  {
+    name: 'reports chargeback',
+    summary: 'Spend per project, key, user, model, provider, day or hour (--group-by, up to three); --format csv for a spreadsheet',
+    method: 'GET',
+    path: '/tenants/{tenantId}/reports/chargeback',
+    flags: [tenant, s('from', 'query', 'from'), s('to', 'query', 'to'), s('group-by', 'query', 'groupBy'), s('format', 'query', 'format')],
+  },
+  { name: 'reports reconcile', summary: 'ClickHouse spend against the Postgres balances, to the micro-USD', method: 'GET', path: '/tenants/{tenantId}/reports/reconciliation', flags: [tenant] },
+  { name: 'whoami', summary: 'The tenant, role and project of the key in use', method: 'GET', path: '/me', flags: [] },
 ]
 
 /** `--flag value` and `--flag=value`; every flag takes a value. */
