@@ -25,4 +25,14 @@ export default tseslint.config(
     files: ['eslint.config.js'],
     ...tseslint.configs.disableTypeChecked,
   },
+  {
+    // The dashboard's browser modules: plain JavaScript served as it is, outside the TypeScript project.
+    files: ['analytics/dashboard/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      sourceType: 'module',
+      globals: { document: 'readonly', sessionStorage: 'readonly', fetch: 'readonly', getComputedStyle: 'readonly', URLSearchParams: 'readonly', Intl: 'readonly' },
+    },
+  },
 )

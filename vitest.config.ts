@@ -18,6 +18,8 @@ export default defineConfig({
       { extends: true, test: { name: 'contract', include: ['test/contract/**/*.contract.test.ts'], ...withServices } },
       { extends: true, test: { name: 'integration', include: ['test/integration/**/*.int.test.ts'], ...withServices } },
       { extends: true, test: { name: 'e2e', include: ['test/e2e/**/*.e2e.test.ts'], ...withServices, hookTimeout: 120_000 } },
+      // A real gateway (embedded adapters, mock provider) and Debian's Chromium: no shared services.
+      { extends: true, test: { name: 'browser', include: ['test/browser/**/*.browser.test.ts'], globalSetup: ['test/setup/chromium.ts'], testTimeout: 120_000, hookTimeout: 180_000 } },
       // Fault tests stop and start real services: they run on their own, after every other tier (see package.json).
       { extends: true, test: { name: 'fault', include: ['test/fault/**/*.fault.test.ts'], ...withServices, fileParallelism: false, testTimeout: 180_000 } },
     ],

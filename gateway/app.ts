@@ -6,6 +6,7 @@ import type { Dependencies } from './dependencies.ts'
 import { adminRoutes } from './admin/admin-routes.ts'
 import type { AdminRoutesOptions } from './admin/admin-routes.ts'
 import { errorsPlugin } from './plugins/errors.ts'
+import { dashboardRoutes } from './routes/dashboard.ts'
 import { healthRoutes } from './routes/health.ts'
 import { messagesRoutes } from './routes/messages.ts'
 import { v1Routes } from './routes/v1.ts'
@@ -60,7 +61,11 @@ export function buildApp(options: AppOptions): FastifyInstance {
   if (metrics !== undefined) {
     app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.metrics()))
   }
-  if (options.admin !== undefined) adminRoutes(app, options.admin)
+  if (options.admin !== undefined) {
+    adminRoutes(app, options.admin)
+    // The dashboard is a page over the admin API: it exists where that API does.
+    dashboardRoutes(app)
+  }
   if (options.gateway !== undefined) {
     v1Routes(app, options.gateway)
     messagesRoutes(app, options.gateway)

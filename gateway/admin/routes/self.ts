@@ -17,13 +17,19 @@ export const selfRoutes = [
       role: z.enum([...ROLES, 'platform']),
       projectId: z.string().nullable(),
     }),
-    handle: ({ principal }) =>
-      Promise.resolve({
+    handle: async ({ principal }, { controlPlane }) => {
+      // The auth cache keeps what a call needs, not the key's name: that is read here, in the key's tenant.
+      const named =
+        principal.role === 'platform'
+          ? undefined
+          : await controlPlane.readAsTenant(principal.tenantId, async (tx) => (await tx.query<{ name: string }>('SELECT name FROM api_keys WHERE id = $1', [principal.keyId])).rows[0]?.name)
+      return {
         keyId: principal.keyId,
-        name: principal.name,
+        name: named ?? principal.name,
         tenantId: principal.role === 'platform' ? null : principal.tenantId,
         role: principal.role,
         projectId: principal.projectId ?? null,
-      }),
+      }
+    },
   }),
 ]
