@@ -9,7 +9,11 @@ export interface AnalyticsStore {
   readonly adapter: 'clickhouse' | 'chdb'
   /** DDL and other statements without a result. */
   command(sql: string): Promise<void>
-  insert<Row extends Record<string, unknown>>(table: string, rows: readonly Row[]): Promise<void>
+  /**
+   * `deduplicationToken`: the same rows sent again with the same token are not written twice, in the table
+   * nor in the materialized views it feeds (for a retry after a failure part-way through the views).
+   */
+  insert<Row extends Record<string, unknown>>(table: string, rows: readonly Row[], options?: { deduplicationToken?: string }): Promise<void>
   /** `params` bind as `{name:Type}` placeholders in the SQL. */
   query<Row>(sql: string, params?: Record<string, unknown>): Promise<Row[]>
   check(): Promise<void>

@@ -49,6 +49,8 @@ export interface ChargebackQuery {
   /** Exclusive. */
   to: Date
   groupBy: readonly GroupBy[]
+  /** Only this project's usage (a key issued for one project). */
+  projectId?: string
 }
 
 export interface ChargebackReport {
@@ -124,6 +126,9 @@ export function chargebackSql(query: ChargebackQuery): { sql: string; params: Re
         : `${COLUMN[g]} AS dim_${g}`
   const select = (time: string) => dims.map((g) => dimensionOf(g, time)).join(', ')
   const params: Record<string, unknown> = { tenant: query.tenantId, from: chTime(from), to: chTime(to) }
+  // Every rollup has project_id: a project's report reads the same tables.
+  const scope = query.projectId === undefined ? '' : ' AND project_id = {project:String}'
+  if (query.projectId !== undefined) params.project = query.projectId
   const parts: string[] = []
   const rollup = ROLLUPS.find((r) => dims.every((g) => r.dims.has(g)))
   // [m0, m1): the whole rollup rows inside the range; empty when there is no rollup or no whole unit.
@@ -138,10 +143,10 @@ export function chargebackSql(query: ChargebackQuery): { sql: string; params: Re
     Object.assign(params, { r0: bound(m0), r1: bound(m1) })
     const type = rollup.time === 'day' ? 'Date' : "DateTime('UTC')"
     parts.push(`SELECT ${[select(rollup.time), MEASURE_COLUMNS].filter(Boolean).join(', ')} FROM ${rollup.table}
-      WHERE tenant_id = {tenant:String} AND ${rollup.time} >= {r0:${type}} AND ${rollup.time} < {r1:${type}}`)
+      WHERE tenant_id = {tenant:String}${scope} AND ${rollup.time} >= {r0:${type}} AND ${rollup.time} < {r1:${type}}`)
   }
   parts.push(`SELECT ${[select('occurred_at'), FACT_MEASURES].filter(Boolean).join(', ')} FROM usage_events
-    WHERE tenant_id = {tenant:String} AND occurred_at >= {from:DateTime64(3, 'UTC')} AND occurred_at < {to:DateTime64(3, 'UTC')}
+    WHERE tenant_id = {tenant:String}${scope} AND occurred_at >= {from:DateTime64(3, 'UTC')} AND occurred_at < {to:DateTime64(3, 'UTC')}
       AND NOT (occurred_at >= {m0:DateTime64(3, 'UTC')} AND occurred_at < {m1:DateTime64(3, 'UTC')})`)
   const groupBy = dims.length === 0 ? '' : `GROUP BY ${dims.map((g) => `dim_${g}`).join(', ')}`
   // Time first (a series reads in order), then the biggest spenders, then the names for a stable order.

@@ -42,6 +42,13 @@ const ROLLUP_SELECT = `
   sum(saved_micro_usd) AS saved_micro_usd`
 
 
+/**
+ * The sink retries an insert that failed part-way with the same rows and deduplication token; ClickHouse then
+ * skips the blocks that were written (in the fact table and in each rollup) and writes the rest. Without
+ * replication that needs a window of remembered block ids on every table the insert reaches.
+ */
+const DEDUPLICATION = 'non_replicated_deduplication_window = 1000'
+
 /** In order; each runs once. Never edit one that has shipped: add another. */
 export const ANALYTICS_MIGRATIONS: readonly { version: number; name: string; statements: readonly string[] }[] = [
   {
@@ -77,13 +84,15 @@ export const ANALYTICS_MIGRATIONS: readonly { version: number; name: string; sta
         latency_ms UInt32
       ) ENGINE = MergeTree
       PARTITION BY toYYYYMM(occurred_at)
-      ORDER BY (tenant_id, occurred_at, event_id)`,
+      ORDER BY (tenant_id, occurred_at, event_id)
+      SETTINGS ${DEDUPLICATION}`,
       `CREATE TABLE IF NOT EXISTS usage_hourly (
         tenant_id String, hour DateTime('UTC'), project_id String, key_id String,
         provider LowCardinality(String), model LowCardinality(String), ${ROLLUP_MEASURES}
       ) ENGINE = SummingMergeTree
       PARTITION BY toYYYYMM(hour)
-      ORDER BY (tenant_id, hour, project_id, key_id, provider, model)`,
+      ORDER BY (tenant_id, hour, project_id, key_id, provider, model)
+      SETTINGS ${DEDUPLICATION}`,
       `CREATE MATERIALIZED VIEW IF NOT EXISTS usage_hourly_mv TO usage_hourly AS
       SELECT tenant_id, toStartOfHour(occurred_at) AS hour, project_id, key_id, provider, model, ${ROLLUP_SELECT}
       FROM usage_events GROUP BY tenant_id, hour, project_id, key_id, provider, model`,
@@ -92,7 +101,8 @@ export const ANALYTICS_MIGRATIONS: readonly { version: number; name: string; sta
         provider LowCardinality(String), model LowCardinality(String), ${ROLLUP_MEASURES}
       ) ENGINE = SummingMergeTree
       PARTITION BY toYYYYMM(day)
-      ORDER BY (tenant_id, day, project_id, key_id, provider, model)`,
+      ORDER BY (tenant_id, day, project_id, key_id, provider, model)
+      SETTINGS ${DEDUPLICATION}`,
       `CREATE MATERIALIZED VIEW IF NOT EXISTS usage_daily_mv TO usage_daily AS
       SELECT tenant_id, toDate(occurred_at) AS day, project_id, key_id, provider, model, ${ROLLUP_SELECT}
       FROM usage_events GROUP BY tenant_id, day, project_id, key_id, provider, model`,
@@ -100,7 +110,8 @@ export const ANALYTICS_MIGRATIONS: readonly { version: number; name: string; sta
         tenant_id String, day Date, user String, project_id String, ${ROLLUP_MEASURES}
       ) ENGINE = SummingMergeTree
       PARTITION BY toYYYYMM(day)
-      ORDER BY (tenant_id, day, user, project_id)`,
+      ORDER BY (tenant_id, day, user, project_id)
+      SETTINGS ${DEDUPLICATION}`,
       `CREATE MATERIALIZED VIEW IF NOT EXISTS usage_daily_users_mv TO usage_daily_users AS
       SELECT tenant_id, toDate(occurred_at) AS day, user, project_id, ${ROLLUP_SELECT}
       FROM usage_events GROUP BY tenant_id, day, user, project_id`,

@@ -1,7 +1,11 @@
 import type { ConsumedMessage, EventLog, MessageBatch, Subscription } from '../events/event-log.ts'
+import { createHash } from 'node:crypto'
 import type { SqlStore } from '../infra/postgres/sql-store.ts'
 import type { AnalyticsStore } from './analytics-store.ts'
 import { migrateAnalytics } from './schema.ts'
+import { alreadyWritten, markWritten } from './sink-dedupe.ts'
+import { SinkOffsets } from './sink-offsets.ts'
+import type { Unreadable } from './sink-offsets.ts'
 import { UnreadableUsageEvent, USAGE_FACT_TYPES, usageRow } from './usage-rows.ts'
 import type { UsageRow } from './usage-rows.ts'
 
@@ -51,11 +55,10 @@ export interface FlushResult {
  * or a batch delivered again after a crash between the insert and storing its offsets).
  */
 export class UsageSink {
-  /** As projections are named, for the lag metric. */
-  readonly name = SINK_NAME
+  /** As projections are named, for the lag metric: the consumer group. */
+  readonly name: string
   readonly #log: EventLog
   readonly #analytics: AnalyticsStore
-  readonly #sql: SqlStore
   readonly #topics: readonly string[]
   readonly #groupId: string
   readonly #maxRows: number
@@ -68,15 +71,20 @@ export class UsageSink {
   #firstAt = 0
   #timer: NodeJS.Timeout | undefined
   #flushing: Promise<void> = Promise.resolve()
+  /** The rows of an insert that failed, to be sent again with the same token before anything else. */
+  #retry: { rows: UsageRow[]; token: string } | undefined
+  readonly #offsets: SinkOffsets
   /** Rows written since start, for metrics and the benchmark. */
   written = 0
 
   constructor(options: UsageSinkOptions) {
     this.#log = options.eventLog
     this.#analytics = options.analytics
-    this.#sql = options.sql
     this.#topics = options.topics
     this.#groupId = options.groupId ?? SINK_NAME
+    this.name = this.#groupId
+    // Offsets are kept per consumer group: two sinks of different groups (two ClickHouse targets) never share them.
+    this.#offsets = new SinkOffsets(options.sql, this.#groupId)
     this.#maxRows = options.maxRows ?? 10_000
     this.#maxWaitMs = options.maxWaitMs ?? 1_000
     this.#idleMs = options.idleMs ?? 25
@@ -132,126 +140,87 @@ export class UsageSink {
     if (waiting.length === 0) return
     // One flush at a time, in arrival order: a partition's next batch never overtakes its previous one.
     this.#flushing = this.#flushing.then(async () => {
+      let failure: { error: unknown } | undefined
       try {
         await this.flush(waiting.map((w) => w.batch))
-        for (const w of waiting) w.resolve()
       } catch (error) {
-        this.#onError?.(error)
-        for (const w of waiting) w.reject(error)
+        failure = { error }
+        try {
+          this.#onError?.(error)
+        } catch {
+          // A reporter that throws must not leave the batches waiting for ever.
+        }
+      }
+      for (const w of waiting) {
+        if (failure === undefined) w.resolve()
+        else w.reject(failure.error)
       }
     })
   }
 
   /** Writes the batches' new usage events; the steps and what a crash at each leaves are below. */
   async flush(batches: readonly MessageBatch[]): Promise<FlushResult> {
-    const stored = await this.#storedOffsets()
-    const fresh = batches.flatMap((b) => b.messages.filter((m) => m.offset >= (stored.get(`${m.topic}:${m.partition}`) ?? 0)))
-    const rows = new Map<string, UsageRow>()
-    const unreadable: { message: ConsumedMessage; reason: string }[] = []
-    for (const message of fresh) {
-      const read = readMessage(message)
-      if (read === undefined) continue
-      if ('reason' in read) unreadable.push({ message, reason: read.reason })
-      else if (!rows.has(read.row.event_id)) rows.set(read.row.event_id, read.row)
+    // 0. An insert that failed last time is sent again first, the same rows with the same token: ClickHouse
+    //    skips the blocks it wrote (facts, or some of the rollups) and writes the rest. Without this, a
+    //    failure part-way through the views would leave rollups short for good, since the facts are in.
+    const retry = this.#retry
+    if (retry !== undefined) {
+      await this.#analytics.insert('usage_events', retry.rows, { deduplicationToken: retry.token })
+      this.#retry = undefined
+      await markWritten(this.#analytics, retry.rows)
     }
-    const written = await this.#alreadyWritten([...rows.values()])
-    const toInsert = [...rows.values()].filter((r) => !written.has(r.event_id))
+    const partitions = batches.map((b) => ({ topic: b.topic, partition: b.partition }))
+    const result = await this.#offsets.withLocked(partitions, async (stored, storeOffsets) => {
+      const fresh = batches.flatMap((b) => b.messages.filter((m) => m.offset >= (stored.get(`${m.topic}:${m.partition}`) ?? 0)))
+      const rows = new Map<string, UsageRow>()
+      const unreadable: Unreadable[] = []
+      for (const message of fresh) {
+        const read = readMessage(message)
+        if (read === undefined) continue
+        if ('reason' in read) unreadable.push({ message, reason: read.reason })
+        else if (!rows.has(read.row.event_id)) rows.set(read.row.event_id, read.row)
+      }
+      const written = await alreadyWritten(this.#analytics, [...rows.values()])
+      const toInsert = [...rows.values()].filter((r) => !written.has(r.event_id))
 
-    // 1. Insert the rows; the materialized views fill the rollups from the same insert.
-    //    Dies here: no offset is stored, so every batch comes again. Rows that made it in are found by
-    //    #alreadyWritten (the fact table itself) and are not inserted twice.
-    await this.#analytics.insert('usage_events', toInsert)
+      // 1. Insert the rows; the materialized views fill the rollups from the same insert.
+      //    Dies here: no offset is stored, so every batch comes again. Rows that made it in are found by
+      //    alreadyWritten (the fact table itself) and are not inserted twice. Fails here: as above, and the
+      //    rows are kept to be sent again (step 0).
+      const token = toInsert.length === 0 ? '' : createHash('sha256').update(toInsert.map((r) => r.event_id).join(',')).digest('hex')
+      try {
+        await this.#analytics.insert('usage_events', toInsert, { deduplicationToken: token })
+      } catch (error) {
+        this.#retry = { rows: toInsert, token }
+        throw error
+      }
 
-    // 2. Store the offsets, and park what could not be read, in one SQL transaction.
-    //    Dies here: as in 1; the rows are in, so the batches come again and are all skipped.
-    await this.#storeOffsets(fresh, unreadable)
+      // 2. Store the offsets, and park what could not be read (committed with the lock's transaction).
+      //    Dies here: as in 1; the rows are in, so the batches come again and are all skipped.
+      await storeOffsets(fresh, unreadable)
+      return { toInsert, unreadable: unreadable.length }
+    })
 
     // 3. Mark the dedupe keys: the ids written, so that a later copy of an event is skipped cheaply.
     //    Dies here: the offsets are stored, so these batches do not come again; a copy of one of their
     //    events appended later is still found in the fact table.
-    await this.#analytics.insert('usage_event_ids', toInsert.map((r) => ({ event_id: r.event_id })))
+    await markWritten(this.#analytics, result.toInsert)
 
-    this.written += toInsert.length
+    this.written += result.toInsert.length
     // Returning lets each batch's handleBatch resolve; the log then commits its own offset (where fetching
     // resumes). Dies before that commit: the log delivers the batches again and the stored offsets skip them.
-    return { inserted: toInsert.length, skipped: batches.reduce((n, b) => n + b.messages.length, 0) - toInsert.length - unreadable.length, deadLetters: unreadable.length }
-  }
-
-  async #storedOffsets(): Promise<Map<string, number>> {
-    const rows = await this.#sql.query<{ topic: string; partition: number; next_offset: number | string }>(
-      'SELECT topic, partition, next_offset FROM projection_offsets WHERE projection = $1',
-      [SINK_NAME],
-    )
-    return new Map(rows.rows.map((r) => [`${r.topic}:${r.partition}`, Number(r.next_offset)]))
-  }
-
-  /**
-   * The ids among `rows` that ClickHouse holds already: marked as dedupe keys, or (for a crash between
-   * an insert and its marking) present in the fact table, looked up by its primary key.
-   */
-  async #alreadyWritten(rows: readonly UsageRow[]): Promise<Set<string>> {
-    const found = new Set<string>()
-    // A server takes query parameters in the URL (at most 1 MiB by default): 4,000 ids are about 150 kB.
-    for (let i = 0; i < rows.length; i += 4_000) {
-      for (const id of await this.#written(rows.slice(i, i + 4_000))) found.add(id)
-    }
-    return found
-  }
-
-  async #written(rows: readonly UsageRow[]): Promise<string[]> {
-    const ids = rows.map((r) => r.event_id)
-    const tenants = [...new Set(rows.map((r) => r.tenant_id))]
-    let from = rows[0]!.occurred_at
-    let to = from
-    for (const r of rows) {
-      if (r.occurred_at < from) from = r.occurred_at
-      if (r.occurred_at > to) to = r.occurred_at
-    }
-    const found = await this.#analytics.query<{ event_id: string }>(
-      `SELECT event_id FROM usage_event_ids WHERE event_id IN {ids:Array(String)}
-       UNION DISTINCT
-       SELECT event_id FROM usage_events
-       WHERE tenant_id IN {tenants:Array(String)} AND occurred_at BETWEEN {from:DateTime64(3, 'UTC')} AND {to:DateTime64(3, 'UTC')}
-         AND event_id IN {ids:Array(String)}`,
-      { ids, tenants, from, to },
-    )
-    return found.map((r) => r.event_id)
-  }
-
-  async #storeOffsets(fresh: readonly ConsumedMessage[], unreadable: readonly { message: ConsumedMessage; reason: string }[]): Promise<void> {
-    const next = new Map<string, { topic: string; partition: number; offset: number }>()
-    for (const m of fresh) {
-      const key = `${m.topic}:${m.partition}`
-      if ((next.get(key)?.offset ?? -1) < m.offset + 1) next.set(key, { topic: m.topic, partition: m.partition, offset: m.offset + 1 })
-    }
-    if (next.size === 0) return
-    const offsets = [...next.values()]
-    await this.#sql.transaction(async (tx) => {
-      // GREATEST: two sinks handed the same partition during a rebalance never move it backwards.
-      await tx.query(
-        `INSERT INTO projection_offsets (projection, topic, partition, next_offset)
-         SELECT $1, * FROM unnest($2::text[], $3::int[], $4::bigint[])
-         ON CONFLICT (projection, topic, partition) DO UPDATE SET next_offset = GREATEST(projection_offsets.next_offset, EXCLUDED.next_offset)`,
-        [SINK_NAME, offsets.map((o) => o.topic), offsets.map((o) => o.partition), offsets.map((o) => o.offset)],
-      )
-      for (const { message, reason } of unreadable) {
-        await tx.query(
-          `INSERT INTO projection_dead_letters (projection, topic, partition, "offset", key, value, reason)
-           VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
-          [SINK_NAME, message.topic, message.partition, message.offset, message.key, message.value, reason],
-        )
-      }
-    })
+    const inserted = result.toInsert.length
+    return { inserted, skipped: batches.reduce((n, b) => n + b.messages.length, 0) - inserted - result.unreadable, deadLetters: result.unreadable }
   }
 
   /** Per partition (`topic:partition`), how many messages the log holds past what the sink has written. */
   async lag(): Promise<Record<string, number>> {
-    const stored = await this.#storedOffsets()
+    const stored = await this.#offsets.stored()
     const lag: Record<string, number> = {}
     for (const topic of this.#topics) {
-      for (const last of await this.#log.readTail(topic)) {
-        const key = `${topic}:${last.partition}`
-        lag[key] = Math.max(0, last.offset + 1 - (stored.get(key) ?? 0))
+      for (const end of await this.#log.endOffsets(topic)) {
+        const key = `${topic}:${end.partition}`
+        lag[key] = Math.max(0, end.next - (stored.get(key) ?? 0))
       }
     }
     return lag

@@ -66,6 +66,12 @@ export interface EventLog {
    * the outbox relay after a crash between its append and its bookkeeping.
    */
   readTail(topic: string): Promise<ConsumedMessage[]>
+  /**
+   * Per partition of `topic` in partition order, the offset its next message will get (Kafka's high
+   * watermark): how a consumer's lag is measured without reading a message. Nothing for a topic that does not
+   * exist (and it is not created).
+   */
+  endOffsets(topic: string): Promise<{ partition: number; next: number }[]>
   check(): Promise<void>
   close(): Promise<void>
 }

@@ -229,6 +229,14 @@ export class InProcessEventLog implements EventLog {
     return true
   }
 
+  async endOffsets(topic: string): Promise<{ partition: number; next: number }[]> {
+    const rows = await this.#sql.query<{ partition: number; next_offset: number | string }>(
+      'SELECT partition, next_offset FROM event_log_partitions WHERE topic = $1 ORDER BY partition',
+      [topic],
+    )
+    return rows.rows.map((r) => ({ partition: r.partition, next: Number(r.next_offset) }))
+  }
+
   async readTail(topic: string): Promise<ConsumedMessage[]> {
     // A partition's next_offset moves in the same transaction as its messages, so next_offset - 1 is always
     // a committed message, or nothing for an empty partition.

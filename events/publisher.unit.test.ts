@@ -45,6 +45,7 @@ class FakeEventLog implements EventLog {
   ensureTopics = () => Promise.resolve()
   subscribe = () => Promise.reject(new Error('not used'))
   readTail = () => Promise.resolve([])
+  endOffsets = () => Promise.resolve([])
   check = () => Promise.resolve()
   close = () => Promise.resolve()
 }

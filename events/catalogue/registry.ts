@@ -80,6 +80,19 @@ export class InvalidEventError extends Error {
  */
 const incomingEnvelopeSchema = envelopeSchema.extend({ version: z.number().int().min(0) })
 
+/**
+ * An event of a known type at a version newer than this build knows: written by a newer Supergate during a
+ * rolling upgrade. Not an InvalidEventError: a consumer must not park it (it is money a newer build can
+ * read) but fail the batch, so that the log holds it until this process is upgraded.
+ */
+export class NewerEventVersionError extends Error {
+  readonly code = 'newer_event_version'
+  constructor(message: string) {
+    super(message)
+    this.name = 'NewerEventVersionError'
+  }
+}
+
 function isKnownType(type: string): type is DataPlaneEventType {
   return Object.hasOwn(CATALOGUE, type)
 }
@@ -95,6 +108,9 @@ export function parseEvent(input: unknown): DataPlaneEvent {
   const { type, version, data } = envelope.data
   if (!isKnownType(type)) throw new InvalidEventError(`Unknown data-plane event type "${type}"`)
   const entry: VersionEntry<typeof type> | undefined = CATALOGUE[type].versions[version]
+  if (entry === undefined && version > CATALOGUE[type].current) {
+    throw new NewerEventVersionError(`${type} v${version} (event ${envelope.data.id}) is newer than this build reads (up to v${CATALOGUE[type].current}): upgrade this process`)
+  }
   if (entry === undefined) {
     throw new InvalidEventError(`Unknown version ${version} of ${type} (known: ${Object.keys(CATALOGUE[type].versions).join(', ')})`)
   }

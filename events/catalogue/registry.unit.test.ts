@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { buildEvent, CURRENT_VERSIONS, InvalidEventError, parseEvent } from './registry.ts'
+import { buildEvent, CURRENT_VERSIONS, InvalidEventError, NewerEventVersionError, parseEvent } from './registry.ts'
 import type { AlertTriggeredV1, CacheHitV1, CacheHitV2, RequestCompletedV0, RequestCompletedV1, RequestCompletedV2, RequestRejectedV1, RequestRejectedV2 } from './schemas.ts'
 
 const meta = { tenantId: 'ten_1', correlationId: 'req_1', actor: { type: 'key' as const, id: 'key_1' } }
@@ -129,7 +129,10 @@ describe('every stored version parses', () => {
   })
 
   it('rejects a version nobody ever wrote, and a type that is not a data-plane event', () => {
-    expect(() => parseEvent(envelope('request.completed', 7, completed))).toThrow('Unknown version 7 of request.completed (known: 0, 1, 2)')
+    expect(() => parseEvent(envelope('cache.hit', 0, cacheHit))).toThrow(InvalidEventError)
+    // A version newer than this build: held for an upgraded process, not parked as invalid.
+    expect(() => parseEvent(envelope('request.completed', 7, completed))).toThrow(NewerEventVersionError)
+    expect(() => parseEvent(envelope('request.completed', 7, completed))).toThrow(/newer than this build reads \(up to v2\)/)
     expect(() => parseEvent(envelope('cache.hit', 0, cacheHit))).toThrow('Unknown version 0 of cache.hit')
     expect(() => parseEvent(envelope('tenant.created', 1, {}))).toThrow('Unknown data-plane event type "tenant.created"')
   })

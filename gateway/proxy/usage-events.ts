@@ -80,7 +80,9 @@ export function eventMeter(
       priced = { costMicroUsd: 0, priceVersion: 'unpriced', priced: false }
     }
     if (!priced.priced && entry.outcome !== 'failed') logger.warn({ model, requestId: entry.requestId }, 'no price for this model; recorded at 0')
-    logger.info({ metered: { ...entry, latencyMs: Math.round(entry.latencyMs), costMicroUsd: priced.costMicroUsd } }, 'call metered')
+    // The end user's id is often an e-mail address: it goes to the events (chargeback), not to the logs.
+    const { user: _user, ...logged } = entry
+    logger.info({ metered: { ...logged, endUser: entry.user !== null, latencyMs: Math.round(entry.latencyMs), costMicroUsd: priced.costMicroUsd } }, 'call metered')
     publisher.publish(
       buildEvent(
         'request.completed',

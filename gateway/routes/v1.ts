@@ -131,11 +131,19 @@ const END_USER_MAX = 256
  * rather than cut, which would merge two users' spend.
  */
 export function endUser(request: FastifyRequest, body: { user?: string | undefined; safety_identifier?: string | undefined }): string | null {
-  const header = request.headers[END_USER_HEADER]
-  const [user, param] = typeof header === 'string' && header !== '' ? [header, END_USER_HEADER] : body.user !== undefined && body.user !== '' ? [body.user, 'user'] : [body.safety_identifier, 'safety_identifier']
+  const raw = request.headers[END_USER_HEADER]
+  // Node reads header bytes as Latin-1; a client sends UTF-8, so 'josé' in the header is the body's 'josé'.
+  const header = typeof raw === 'string' && raw !== '' ? utf8Header(raw) : undefined
+  const [user, param] = header !== undefined ? [header, END_USER_HEADER] : body.user !== undefined && body.user !== '' ? [body.user, 'user'] : [body.safety_identifier, 'safety_identifier']
   if (user === undefined || user === '') return null
   if (user.length > END_USER_MAX) throw new GatewayError('invalid_request', `The end-user id may be at most ${END_USER_MAX} characters`, param)
   return user
+}
+
+function utf8Header(latin1: string): string {
+  const decoded = Buffer.from(latin1, 'latin1').toString('utf8')
+  // Not UTF-8 after all (a Latin-1 client): keep what was sent.
+  return decoded.includes('\uFFFD') ? latin1 : decoded
 }
 
 export function baseRecord(

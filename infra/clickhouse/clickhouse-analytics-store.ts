@@ -51,9 +51,18 @@ export class ClickHouseAnalyticsStore implements AnalyticsStore {
     await this.#client.command({ query: sql })
   }
 
-  async insert<Row extends Record<string, unknown>>(table: string, rows: readonly Row[]): Promise<void> {
+  async insert<Row extends Record<string, unknown>>(table: string, rows: readonly Row[], options: { deduplicationToken?: string } = {}): Promise<void> {
     if (rows.length === 0) return
-    await this.#client.insert({ table, values: [...rows], format: 'JSONEachRow' })
+    const token = options.deduplicationToken
+    await this.#client.insert({
+      table,
+      values: [...rows],
+      format: 'JSONEachRow',
+      // Deduplication of a MergeTree table without replication needs its non_replicated_deduplication_window set.
+      // Both settings go with every insert, token or not: chdb's connection keeps an insert's settings in its
+      // session, so a token left from the last insert would otherwise silently drop the next, different rows.
+      clickhouse_settings: { ...SETTINGS, insert_deduplication_token: token ?? '', deduplicate_blocks_in_dependent_materialized_views: token === undefined ? 0 : 1 },
+    })
   }
 
   async query<Row>(sql: string, params: Record<string, unknown> = {}): Promise<Row[]> {

@@ -152,7 +152,14 @@ export class KafkaEventLog implements EventLog {
         }))
         // A throw here leaves the offsets uncommitted; kafkajs retries, then restarts the consumer, which
         // fetches again from the last committed offset.
-        await options.handleBatch({ topic: batch.topic, partition: batch.partition, messages })
+        // A consumer may hold a batch a while (the analytics sink until its flush): heartbeats go on meanwhile, so
+        // that the group does not hand its partition to another member while the batch is being written.
+        const beating = setInterval(() => void payload.heartbeat().catch(() => {}), 1_000)
+        try {
+          await options.handleBatch({ topic: batch.topic, partition: batch.partition, messages })
+        } finally {
+          clearInterval(beating)
+        }
         const last = batch.messages.at(-1)!.offset
         payload.resolveOffset(last)
         // If the process dies before this commit, the batch is delivered again: consumers dedupe by event id.
@@ -168,6 +175,13 @@ export class KafkaEventLog implements EventLog {
         await consumer.disconnect()
       },
     }
+  }
+
+  async endOffsets(topic: string): Promise<{ partition: number; next: number }[]> {
+    const admin = await this.#connectedAdmin()
+    if (!(await admin.listTopics()).includes(topic)) return []
+    const offsets = await admin.fetchTopicOffsets(topic)
+    return offsets.map((o) => ({ partition: o.partition, next: Number(o.high) })).sort((a, b) => a.partition - b.partition)
   }
 
   /**

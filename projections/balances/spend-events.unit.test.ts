@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { Envelope } from '../../events/envelope.ts'
 import { uuidv7 } from '../../events/ids.ts'
+import { NewerEventVersionError } from '../../events/catalogue/registry.ts'
 import { InvalidEventDataError } from '../runner/projection-runner.ts'
 import { parseCreditGrant, parseRequestSpend } from './spend-events.ts'
 
@@ -55,5 +56,18 @@ describe('spend events as the balance and budget projections read them', () => {
     expect(parseCreditGrant(envelope('credits.granted', { tenantId: 't1', grantId: 'g', amountMicroUsd: 5 }))).toEqual({ amountMicroUsd: 5 })
     expect(() => parseCreditGrant(envelope('credits.granted', { tenantId: 't2', amountMicroUsd: 5 }))).toThrow(InvalidEventDataError)
     expect(() => parseCreditGrant(envelope('credits.granted', { tenantId: 't1', amountMicroUsd: 0.5 }))).toThrow(InvalidEventDataError)
+  })
+})
+
+describe('an event from a newer build', () => {
+  it('is not parked as invalid: the error fails the batch, so the log holds it for an upgraded process', () => {
+    let thrown: unknown
+    try {
+      parseRequestSpend(envelope('request.completed', { anything: 1 }, 99))
+    } catch (error) {
+      thrown = error
+    }
+    expect(thrown).toBeInstanceOf(NewerEventVersionError)
+    expect(thrown).not.toBeInstanceOf(InvalidEventDataError)
   })
 })

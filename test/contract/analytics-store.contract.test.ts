@@ -66,6 +66,21 @@ describe.each(adapters)('AnalyticsStore contract: $name', ({ open }) => {
     expect(row).toEqual({ n: '1', spend: '5' })
   })
 
+  it('writes rows sent again with the same deduplication token once, and rows sent after them without one', async () => {
+    const dedup = `dedup_${randomBytes(4).toString('hex')}`
+    await store.command(`CREATE TABLE ${dedup} (id String) ENGINE = MergeTree ORDER BY id SETTINGS non_replicated_deduplication_window = 100`)
+    try {
+      await store.insert(dedup, [{ id: 'a' }, { id: 'b' }], { deduplicationToken: 'token-1' })
+      await store.insert(dedup, [{ id: 'a' }, { id: 'b' }], { deduplicationToken: 'token-1' })
+      // No token: a store that kept the last one (chdb's session does) would drop these as a repeat.
+      await store.insert(dedup, [{ id: 'c' }])
+      await store.insert(dedup, [{ id: 'd' }], { deduplicationToken: 'token-2' })
+      expect(await store.query<{ id: string }>(`SELECT id FROM ${dedup} ORDER BY id`)).toEqual([{ id: 'a' }, { id: 'b' }, { id: 'c' }, { id: 'd' }])
+    } finally {
+      await store.command(`DROP TABLE IF EXISTS ${dedup}`)
+    }
+  })
+
   it('answers its health check', async () => {
     await expect(store.check()).resolves.toBeUndefined()
   })

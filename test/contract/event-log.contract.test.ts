@@ -160,6 +160,11 @@ describe.each(adapters)('EventLog contract: $name', (adapter) => {
       { partition: 2, offset: 1, key: k2, seq: 4, headers: { 'event-type': 'test.appended', seq: '4' } },
     ])
     expect(tail.every((m) => m.topic === topic)).toBe(true)
+    expect(await log.endOffsets(topic)).toEqual([
+      { partition: 0, next: 3 },
+      { partition: 1, next: 0 },
+      { partition: 2, next: 2 },
+    ])
 
     // A later append moves the tail; nothing was committed for anyone by reading it.
     await log.append(topic, [encode(k2, 5)])
@@ -173,6 +178,7 @@ describe.each(adapters)('EventLog contract: $name', (adapter) => {
     const log = await openLog()
     const topic = `contract.tail-missing.${randomUUID()}`
     expect(await log.readTail(topic)).toEqual([])
+    expect(await log.endOffsets(topic)).toEqual([])
     // Had the read created the topic, the broker or the log would have given it its default partition count.
     await log.ensureTopics([{ name: topic, partitions: 1 }])
     await log.append(topic, [encode('a', 0), encode('b', 1)])

@@ -260,6 +260,7 @@ describe.each(adapters)('OutboxRelay contract: $name', (adapter) => {
       },
       subscribe: (options) => log.subscribe(options),
       readTail: (t) => log.readTail(t),
+      endOffsets: (t) => log.endOffsets(t),
       check: () => log.check(),
       close: () => log.close(),
     }

@@ -57,7 +57,7 @@ async function totals(store: AnalyticsStore, tenantId: string) {
   return { facts: [Number(facts!.n), Number(facts!.spent)], hourly: [Number(hourly!.n), Number(hourly!.spent)], daily: [Number(daily!.n), Number(daily!.spent)] }
 }
 
-/** A SQL store whose next transaction (the offset upsert) fails: the process "dies" between the insert and storing offsets. */
+/** A SQL store whose next offset update fails: the process "dies" between the insert and storing offsets. */
 function failingOffsets(sql: SqlStore): SqlStore & { armed: boolean } {
   const wrapped = {
     armed: true,
@@ -66,13 +66,22 @@ function failingOffsets(sql: SqlStore): SqlStore & { armed: boolean } {
     exec: sql.exec.bind(sql),
     check: () => sql.check(),
     close: () => sql.close(),
-    transaction: <T>(fn: (tx: SqlExecutor) => Promise<T>, options?: Parameters<SqlStore['transaction']>[1]): Promise<T> => {
-      if (wrapped.armed) {
-        wrapped.armed = false
-        return Promise.reject(new Error('killed before the offsets were stored'))
-      }
-      return sql.transaction(fn, options)
-    },
+    transaction: <T>(fn: (tx: SqlExecutor) => Promise<T>, options?: Parameters<SqlStore['transaction']>[1]): Promise<T> =>
+      sql.transaction(
+        (tx) =>
+          fn({
+            ...tx,
+            exec: tx.exec.bind(tx),
+            query: ((text: string, params?: unknown[]) => {
+              if (wrapped.armed && text.includes('GREATEST')) {
+                wrapped.armed = false
+                return Promise.reject(new Error('killed before the offsets were stored'))
+              }
+              return tx.query(text, params)
+            }),
+          }),
+        options,
+      ),
   }
   return wrapped
 }
@@ -86,12 +95,12 @@ function failingMarks(store: AnalyticsStore): AnalyticsStore & { armed: boolean 
     query: store.query.bind(store),
     check: () => store.check(),
     close: () => store.close(),
-    insert: <Row extends Record<string, unknown>>(table: string, rows: readonly Row[]): Promise<void> => {
+    insert: <Row extends Record<string, unknown>>(table: string, rows: readonly Row[], options?: { deduplicationToken?: string }): Promise<void> => {
       if (table === 'usage_event_ids' && wrapped.armed) {
         wrapped.armed = false
         return Promise.reject(new Error('killed before the dedupe keys were marked'))
       }
-      return store.insert(table, rows)
+      return store.insert(table, rows, options)
     },
   }
   return wrapped
@@ -184,6 +193,54 @@ describe.each(stores)('analytics sink on $name', ({ open }) => {
     const timed = new UsageSink({ eventLog: noLog, analytics: store, sql: pg.store, topics: [], maxRows: 1_000, maxWaitMs: 50, idleMs: 60_000 })
     await timed.handleBatch(batchOf([completed(tenant, 5)]))
     expect((await totals(store, tenant)).facts).toEqual([5, 15])
+  })
+
+  it('writes a batch once when two sinks are handed it at once (a rebalance): the second waits on the offsets and skips it', async () => {
+    const tenant = `ten_${randomUUID()}`
+    const a = new UsageSink({ eventLog: noLog, analytics: store, sql: pg.store, topics: [] })
+    const b = new UsageSink({ eventLog: noLog, analytics: store, sql: pg.store, topics: [] })
+    const batch = batchOf([completed(tenant, 1_000), completed(tenant, 2_000)])
+    const results = await Promise.all([a.flush([batch]), b.flush([batch])])
+    expect(results.map((r) => r.inserted).sort()).toEqual([0, 2])
+    expect(await totals(store, tenant)).toEqual({ facts: [2, 3_000], hourly: [2, 3_000], daily: [2, 3_000] })
+  })
+
+  it('sends an insert that failed part-way through the rollups again, with its token, so that every rollup catches up once', async () => {
+    const tenant = `ten_${randomUUID()}`
+    const sink = new UsageSink({ eventLog: noLog, analytics: store, sql: pg.store, topics: [] })
+    const batch = batchOf([completed(tenant, 1_000), completed(tenant, 2_000)])
+    // The daily rollup refuses this tenant's rows: the facts and the hourly rollup take them, then the insert fails.
+    await store.command(`ALTER TABLE usage_daily ADD CONSTRAINT refuse_${tenant.replaceAll('-', '_')} CHECK tenant_id != '${tenant}'`)
+    try {
+      await expect(sink.flush([batch])).rejects.toThrow(/refuse_/)
+    } finally {
+      await store.command(`ALTER TABLE usage_daily DROP CONSTRAINT refuse_${tenant.replaceAll('-', '_')}`)
+    }
+    expect((await totals(store, tenant)).daily).toEqual([0, 0])
+    // The log delivers the batch again: the failed insert is sent first, then the batch is found written.
+    expect(await sink.flush([batch])).toEqual({ inserted: 0, skipped: 2, deadLetters: 0 })
+    expect(await totals(store, tenant)).toEqual({ facts: [2, 3_000], hourly: [2, 3_000], daily: [2, 3_000] })
+  })
+
+  it('holds an event written by a newer build: the flush fails, nothing is written or parked, the offset stays', async () => {
+    const tenant = `ten_${randomUUID()}`
+    const sink = new UsageSink({ eventLog: noLog, analytics: store, sql: pg.store, topics: [] })
+    const newer = { ...completed(tenant, 5), version: 99 }
+    const batch = batchOf([completed(tenant, 10), newer])
+    await expect(sink.flush([batch])).rejects.toThrow(/newer than this build reads/)
+    expect((await totals(store, tenant)).facts).toEqual([0, 0])
+    const stored = await pg.store.query(`SELECT 1 FROM projection_offsets WHERE projection = $1 AND partition = $2 AND next_offset > 0`, [SINK_NAME, batch.partition])
+    expect(stored.rows).toEqual([])
+  })
+
+  it('goes on after a failed flush even when its error reporter throws', async () => {
+    const tenant = `ten_${randomUUID()}`
+    const sink = new UsageSink({ eventLog: noLog, analytics: store, sql: failingOffsets(pg.store), topics: [], maxRows: 1, onError: () => {
+      throw new Error('the reporter broke')
+    } })
+    await expect(sink.handleBatch(batchOf([completed(tenant, 1)]))).rejects.toThrow('killed before the offsets were stored')
+    await expect(sink.handleBatch(batchOf([completed(tenant, 2)]))).resolves.toBeUndefined()
+    expect((await totals(store, tenant)).facts).toEqual([2, 3])
   })
 
   it('rejects every batch of a failed flush, so the log delivers them again', async () => {

@@ -233,6 +233,41 @@ describe('chargeback after a mixed run', () => {
     expect(await error('format=xlsx')).toMatchObject({ param: 'format' })
     expect((await call('GET', '/admin/v1/me', billingKey)).json()).toMatchObject({ tenantId: tenant, role: 'billing', name: 'finance', projectId: null })
   })
+  it('limits a key issued for one project to that project, and refuses it the tenant-wide reconciliation', async () => {
+    const projectBilling = String((await created(`/tenants/${tenant}/keys`, { name: 'web-finance', role: 'billing', projectId: web })).key)
+    const report = (await call('GET', `/admin/v1/tenants/${tenant}/reports/chargeback?groupBy=project`, projectBilling)).json() as { rows: { projectId: string; requests: number }[] }
+    expect(report.rows.map((r) => [r.projectId, r.requests])).toEqual([[web, served.web]])
+    const refused = await call('GET', `/admin/v1/tenants/${tenant}/reports/reconciliation`, projectBilling)
+    expect(refused.status).toBe(403)
+  })
+
+  it('takes `to` alone as a month, refuses times ClickHouse cannot hold, and answers 503 when the store is down', async () => {
+    const url = `/admin/v1/tenants/${tenant}/reports/chargeback`
+    const monthOf = (await call('GET', `${url}?to=2026-02-01`, billingKey)).json()
+    expect(monthOf).toMatchObject({ from: '2026-01-01T00:00:00.000Z', to: '2026-02-01T00:00:00.000Z', rows: [] })
+    expect((await call('GET', `${url}?from=1960-01-01&to=1960-02-01`, billingKey)).json().error).toMatchObject({ param: 'from', message: expect.stringContaining('1970') as string })
+
+    const down = {
+      adapter: 'clickhouse' as const,
+      command: () => Promise.reject(new Error('connect ECONNREFUSED http://reports:s3cret@clickhouse:8123')),
+      insert: () => Promise.reject(new Error('connect ECONNREFUSED http://reports:s3cret@clickhouse:8123')),
+      query: () => Promise.reject(new Error('connect ECONNREFUSED http://reports:s3cret@clickhouse:8123')),
+      check: () => Promise.reject(new Error('down')),
+      close: () => Promise.resolve(),
+    }
+    const broken = buildApp({ deps, logger: createLogger({ level: 'silent' }), admin: { controlPlane: gateway.controlPlane, keys: gateway.keys, sql: deps.sql, analytics: { store: down } } })
+    try {
+      for (const path of ['reports/chargeback', 'reports/reconciliation']) {
+        const r = await broken.inject({ method: 'GET', url: `/admin/v1/tenants/${tenant}/${path}`, headers: { authorization: `Bearer ${billingKey}` } })
+        expect(r.statusCode).toBe(503)
+        expect(r.json()).toMatchObject({ error: { type: 'service_unavailable_error', code: 'service_unavailable' } })
+        expect(r.body).not.toContain('s3cret')
+      }
+    } finally {
+      await broken.close()
+    }
+  })
+
   it('tells a real difference: a fact that Postgres never counted shows as unreconciled, on its project', async () => {
     const [row] = await deps.analytics.query<Record<string, unknown>>(`SELECT * FROM usage_events WHERE tenant_id = {t:String} AND kind = 'request' LIMIT 1`, { t: tenant })
     await deps.analytics.insert('usage_events', [{ ...row, event_id: 'not-in-postgres', project_id: web, cost_micro_usd: 123 }])

@@ -14,12 +14,15 @@ const DAY_MS = 86_400_000
 const MAX_DAYS = 366
 const MAX_HOURLY_DAYS = 92
 
-/** A date (midnight UTC) or an ISO 8601 time with its offset. */
-const instant = z.union([z.iso.date(), z.iso.datetime({ offset: true })]).transform((v) => new Date(v.length === 10 ? `${v}T00:00:00Z` : v))
+/** A date (midnight UTC) or an ISO 8601 time with its offset, within what ClickHouse's time types hold. */
+const instant = z
+  .union([z.iso.date(), z.iso.datetime({ offset: true })])
+  .transform((v) => new Date(v.length === 10 ? `${v}T00:00:00Z` : v))
+  .refine((d) => d.getUTCFullYear() >= 1970 && d.getUTCFullYear() <= 2105, 'a time between 1970 and 2105')
 
 const chargebackQuery = z
   .strictObject({
-    from: instant.optional().describe('Inclusive: a date (midnight UTC) or an ISO 8601 time; default the first of this month, UTC'),
+    from: instant.optional().describe("Inclusive: a date (midnight UTC) or an ISO 8601 time; default the first of `to`'s month, UTC"),
     to: instant.optional().describe('Exclusive: a date or an ISO 8601 time; default now'),
     groupBy: z
       .string()
@@ -37,9 +40,10 @@ const chargebackQuery = z
     format: z.enum(['json', 'csv']).default('json'),
   })
   .transform((q, ctx) => {
-    const now = new Date()
-    const from = q.from ?? new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1))
-    const to = q.to ?? now
+    const to = q.to ?? new Date()
+    // Default: the month that `to` falls in (a `to` on the 1st at midnight closes the month before).
+    const last = new Date(to.getTime() - 1)
+    const from = q.from ?? new Date(Date.UTC(last.getUTCFullYear(), last.getUTCMonth(), 1))
     const days = (to.getTime() - from.getTime()) / DAY_MS
     if (!(to > from)) ctx.addIssue({ code: 'custom', path: ['to'], message: 'to must be after from' })
     else if (days > MAX_DAYS) ctx.addIssue({ code: 'custom', path: ['to'], message: `A report spans at most ${MAX_DAYS} days; ask for several` })
@@ -87,6 +91,21 @@ function analyticsOf(services: AdminServices): NonNullable<AdminServices['analyt
   return services.analytics
 }
 
+/**
+ * A failure of the analytics store is the store's, not the caller's: 503, and a message that names neither
+ * its address nor its credentials (a server URL may hold a password). Sums past what a JSON number holds
+ * exactly ask for a narrower report.
+ */
+async function fromAnalytics<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read()
+  } catch (error) {
+    if (error instanceof GatewayError) throw error
+    if (error instanceof RangeError) throw new GatewayError('invalid_request', `${error.message}: ask for a shorter range or a finer grouping`)
+    throw new GatewayError('service_unavailable', 'The analytics store (ClickHouse) did not answer; try again shortly')
+  }
+}
+
 /** Project and key names by id, for the report's readers: ids alone mean nothing to finance. */
 async function namesFor(services: AdminServices, tenantId: string, groupBy: readonly GroupBy[]): Promise<Record<string, Map<string, string>>> {
   const names: Record<string, Map<string, string>> = {}
@@ -117,10 +136,12 @@ export const reportRoutes = [
     status: 200,
     response: reportResponse,
     alsoProduces: 'text/csv',
-    handle: async ({ params, query, reply }, services) => {
+    handle: async ({ params, query, reply, principal }, services) => {
       const { store } = analyticsOf(services)
+      // A key issued for one project reports on that project only.
+      const projectId = principal.role === 'platform' ? undefined : (principal.projectId ?? undefined)
       const [report, names] = await Promise.all([
-        chargebackReport(store, { tenantId: params.tenantId, from: query.from, to: query.to, groupBy: query.groupBy }),
+        fromAnalytics(() => chargebackReport(store, { tenantId: params.tenantId, from: query.from, to: query.to, groupBy: query.groupBy, ...(projectId === undefined ? {} : { projectId }) })),
         namesFor(services, params.tenantId, query.groupBy),
       ])
       if (query.format === 'csv') {
@@ -160,12 +181,16 @@ export const reportRoutes = [
       pending: z.strictObject({ sink: z.number().int(), balances: z.number().int() }).nullable(),
       checkedAt: z.string(),
     }),
-    handle: async ({ params }, services) => {
+    handle: async ({ params, principal }, services) => {
       const analytics = analyticsOf(services)
-      // The lag first: a difference found after it was read is at most what was then in flight.
-      const pending = analytics.pending === undefined ? null : await analytics.pending()
+      if (principal.role !== 'platform' && principal.projectId !== undefined && principal.projectId !== null) {
+        throw new GatewayError('permission_denied', 'Reconciliation covers the whole tenant; a key issued for one project may not run it')
+      }
+      // The lag first: a difference found after it was read is at most what was then in flight. An event log
+      // that does not answer leaves it unknown (null) rather than failing the comparison.
+      const pending = analytics.pending === undefined ? null : await analytics.pending().catch(() => null)
       const balance = await services.controlPlane.readAsTenant(params.tenantId, (tx) => readBalance(tx, params.tenantId))
-      const result = await reconcile(analytics.store, params.tenantId, balance)
+      const result = await fromAnalytics(() => reconcile(analytics.store, params.tenantId, balance))
       return { ...result, pending, checkedAt: new Date().toISOString() }
     },
   }),
