@@ -2,8 +2,9 @@
  * The analytics side (DESIGN.md §6) at volume: 1,000,000 usage events through the sink into ClickHouse (chdb
  * in this process; a server takes the same SQL), then chargeback reports over them.
  *
- *  1. Sink: the events are appended to a fresh Kafka topic (3 partitions), then the sink drains it as the
- *     gateway runs it: rows/s from its start until the last row is written. Baseline: the same rows inserted
+ *  1. Sink: the events (one tenant's, so one partition: the log keys by tenant) are appended to a fresh Kafka
+ *     topic, then the sink drains it as the gateway runs it, its offsets in PostgreSQL: rows/s from its start
+ *     until the last row is written. Baseline: the same rows inserted
  *     straight into a copy of the fact table with no rollups, no dedupe and no offsets (what ClickHouse does
  *     for a bare insert of 10,000-row blocks).
  *  2. Reports: one tenant's month, as the admin API asks for it, median and worst of 5 runs each. Baseline:
@@ -24,7 +25,7 @@ import { uuidv7 } from '../../events/ids.ts'
 import { ClickHouseAnalyticsStore } from '../../infra/clickhouse/clickhouse-analytics-store.ts'
 import { KafkaEventLog } from '../../infra/kafka/kafka-event-log.ts'
 import { migrate } from '../../infra/postgres/migrate.ts'
-import { PgliteSqlStore } from '../../infra/postgres/pglite-sql-store.ts'
+import { PgSqlStore } from '../../infra/postgres/pg-sql-store.ts'
 import { nativeServicesEnv } from '../support/services-env.ts'
 
 const total = Number(process.argv[2] ?? 1_000_000)
@@ -74,10 +75,11 @@ function* events(): Generator<string> {
   }
 }
 
-const env = nativeServicesEnv(['kafka'])
+const env = nativeServicesEnv(['kafka', 'postgres'])
 const log = new KafkaEventLog({ brokers: env.SUPERGATE_KAFKA_BROKERS!.split(','), clientId: 'bench-analytics' })
 const store = await ClickHouseAnalyticsStore.open({ chdbPath: ':memory:' })
-const sql = await PgliteSqlStore.open()
+// PostgreSQL holds the sink's offsets, as in production: each flush locks its partitions' offset rows.
+const sql = new PgSqlStore({ url: env.SUPERGATE_DATABASE_URL!, maxConnections: 4, applicationName: 'bench-analytics' })
 await migrate(sql)
 await migrateAnalytics(store)
 const topic = `bench.usage.analytics.${randomUUID().slice(0, 8)}`
