@@ -7,13 +7,9 @@
 
 export interface AnalyticsStore {
   readonly adapter: 'clickhouse' | 'chdb'
-  /** DDL and other statements without a result. */
-  command(sql: string): Promise<void>
-  /**
-   * `deduplicationToken`: the same rows sent again with the same token are not written twice, in the table
-   * nor in the materialized views it feeds (for a retry after a failure part-way through the views).
-   */
-  insert<Row extends Record<string, unknown>>(table: string, rows: readonly Row[], options?: { deduplicationToken?: string }): Promise<void>
+  /** DDL and other statements without a result; `params` bind as in `query`. */
+  command(sql: string, params?: Record<string, unknown>): Promise<void>
+  insert<Row extends Record<string, unknown>>(table: string, rows: readonly Row[]): Promise<void>
   /** `params` bind as `{name:Type}` placeholders in the SQL. */
   query<Row>(sql: string, params?: Record<string, unknown>): Promise<Row[]>
   check(): Promise<void>

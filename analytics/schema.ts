@@ -42,12 +42,31 @@ const ROLLUP_SELECT = `
   sum(saved_micro_usd) AS saved_micro_usd`
 
 
+/** A rollup kept by a materialized view: its table, its time column and the dimensions it keeps. */
+export interface RollupView {
+  table: string
+  time: 'hour' | 'day'
+  timeExpression: string
+  dimensions: readonly string[]
+}
+
+export const ROLLUP_VIEWS: readonly RollupView[] = [
+  { table: 'usage_hourly', time: 'hour', timeExpression: 'toStartOfHour(occurred_at)', dimensions: ['project_id', 'key_id', 'provider', 'model'] },
+  { table: 'usage_daily', time: 'day', timeExpression: 'toDate(occurred_at)', dimensions: ['project_id', 'key_id', 'provider', 'model'] },
+  { table: 'usage_daily_users', time: 'day', timeExpression: 'toDate(occurred_at)', dimensions: ['user', 'project_id'] },
+]
+
 /**
- * The sink retries an insert that failed part-way with the same rows and deduplication token; ClickHouse then
- * skips the blocks that were written (in the fact table and in each rollup) and writes the rest. Without
- * replication that needs a window of remembered block ids on every table the insert reaches.
+ * A rollup's rows computed from facts: the materialized view's query, and (with a WHERE) what the sink runs
+ * to rebuild a tenant-day whose insert was cut short between the fact table and the views.
  */
-const DEDUPLICATION = 'non_replicated_deduplication_window = 1000'
+export function rollupSelect(view: RollupView, where = ''): string {
+  const keys = ['tenant_id', view.time, ...view.dimensions].join(', ')
+  return `SELECT tenant_id, ${view.timeExpression} AS ${view.time}, ${view.dimensions.join(', ')}, ${ROLLUP_SELECT}
+      FROM usage_events ${where} GROUP BY ${keys}`
+}
+
+const view = (table: string) => ROLLUP_VIEWS.find((v) => v.table === table)!
 
 /** In order; each runs once. Never edit one that has shipped: add another. */
 export const ANALYTICS_MIGRATIONS: readonly { version: number; name: string; statements: readonly string[] }[] = [
@@ -84,37 +103,27 @@ export const ANALYTICS_MIGRATIONS: readonly { version: number; name: string; sta
         latency_ms UInt32
       ) ENGINE = MergeTree
       PARTITION BY toYYYYMM(occurred_at)
-      ORDER BY (tenant_id, occurred_at, event_id)
-      SETTINGS ${DEDUPLICATION}`,
+      ORDER BY (tenant_id, occurred_at, event_id)`,
       `CREATE TABLE IF NOT EXISTS usage_hourly (
         tenant_id String, hour DateTime('UTC'), project_id String, key_id String,
         provider LowCardinality(String), model LowCardinality(String), ${ROLLUP_MEASURES}
       ) ENGINE = SummingMergeTree
       PARTITION BY toYYYYMM(hour)
-      ORDER BY (tenant_id, hour, project_id, key_id, provider, model)
-      SETTINGS ${DEDUPLICATION}`,
-      `CREATE MATERIALIZED VIEW IF NOT EXISTS usage_hourly_mv TO usage_hourly AS
-      SELECT tenant_id, toStartOfHour(occurred_at) AS hour, project_id, key_id, provider, model, ${ROLLUP_SELECT}
-      FROM usage_events GROUP BY tenant_id, hour, project_id, key_id, provider, model`,
+      ORDER BY (tenant_id, hour, project_id, key_id, provider, model)`,
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS usage_hourly_mv TO usage_hourly AS ${rollupSelect(view('usage_hourly'))}`,
       `CREATE TABLE IF NOT EXISTS usage_daily (
         tenant_id String, day Date, project_id String, key_id String,
         provider LowCardinality(String), model LowCardinality(String), ${ROLLUP_MEASURES}
       ) ENGINE = SummingMergeTree
       PARTITION BY toYYYYMM(day)
-      ORDER BY (tenant_id, day, project_id, key_id, provider, model)
-      SETTINGS ${DEDUPLICATION}`,
-      `CREATE MATERIALIZED VIEW IF NOT EXISTS usage_daily_mv TO usage_daily AS
-      SELECT tenant_id, toDate(occurred_at) AS day, project_id, key_id, provider, model, ${ROLLUP_SELECT}
-      FROM usage_events GROUP BY tenant_id, day, project_id, key_id, provider, model`,
+      ORDER BY (tenant_id, day, project_id, key_id, provider, model)`,
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS usage_daily_mv TO usage_daily AS ${rollupSelect(view('usage_daily'))}`,
       `CREATE TABLE IF NOT EXISTS usage_daily_users (
         tenant_id String, day Date, user String, project_id String, ${ROLLUP_MEASURES}
       ) ENGINE = SummingMergeTree
       PARTITION BY toYYYYMM(day)
-      ORDER BY (tenant_id, day, user, project_id)
-      SETTINGS ${DEDUPLICATION}`,
-      `CREATE MATERIALIZED VIEW IF NOT EXISTS usage_daily_users_mv TO usage_daily_users AS
-      SELECT tenant_id, toDate(occurred_at) AS day, user, project_id, ${ROLLUP_SELECT}
-      FROM usage_events GROUP BY tenant_id, day, user, project_id`,
+      ORDER BY (tenant_id, day, user, project_id)`,
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS usage_daily_users_mv TO usage_daily_users AS ${rollupSelect(view('usage_daily_users'))}`,
       `CREATE TABLE IF NOT EXISTS usage_event_ids (
         event_id String, marked_at DateTime('UTC') DEFAULT now()
       ) ENGINE = ReplacingMergeTree

@@ -6,8 +6,19 @@ export interface Unreadable {
   reason: string
 }
 
-/** Stores how far a flush got: the next offset of each partition it read, and the messages it parked. */
-export type StoreOffsets = (fresh: readonly ConsumedMessage[], unreadable: readonly Unreadable[]) => Promise<void>
+/** A tenant-day a flush is writing, on the partition its events come from (analytics_sink_pending). */
+export interface PendingMark {
+  topic: string
+  partition: number
+  tenantId: string
+  day: string
+}
+
+/**
+ * Stores how far a flush got: the next offset of each partition it read, the messages it parked; and clears
+ * the pending marks it has dealt with.
+ */
+export type StoreOffsets = (fresh: readonly ConsumedMessage[], unreadable: readonly Unreadable[], cleared: readonly PendingMark[]) => Promise<void>
 
 /**
  * The sink's offsets and dead letters in the SQL store, in the projections' tables under the sink's name.
@@ -34,13 +45,37 @@ export class SinkOffsets {
     return new Map(rows.rows.map((r) => [`${r.topic}:${r.partition}`, Number(r.next_offset)]))
   }
 
-  /** Runs `work` with the stored offsets of `partitions`, held as the class says; `store` records its progress. */
-  async withLocked<T>(partitions: readonly { topic: string; partition: number }[], work: (stored: Map<string, number>, store: StoreOffsets) => Promise<T>): Promise<T> {
+  /**
+   * Records the tenant-days an insert is about to write, committed before it starts: if the insert is cut
+   * short, the marks outlive it and the next flush of their partitions rebuilds those rollups.
+   */
+  async markPending(marks: readonly PendingMark[]): Promise<void> {
+    if (marks.length === 0) return
+    await this.#sql.query(
+      `INSERT INTO analytics_sink_pending (consumer, topic, partition, tenant_id, day)
+       SELECT $1, * FROM unnest($2::text[], $3::int[], $4::text[], $5::date[]) ON CONFLICT DO NOTHING`,
+      [this.#name, marks.map((m) => m.topic), marks.map((m) => m.partition), marks.map((m) => m.tenantId), marks.map((m) => m.day)],
+    )
+  }
+
+  /**
+   * Runs `work` with the stored offsets of `partitions` and the pending marks left on them, held as the class
+   * says; `store` records its progress. Partitions that only hold marks of a flush cut short are held too.
+   */
+  async withLocked<T>(
+    partitions: readonly { topic: string; partition: number }[],
+    work: (stored: Map<string, number>, pending: PendingMark[], store: StoreOffsets) => Promise<T>,
+  ): Promise<T> {
     if (this.#sql.adapter !== 'postgres') {
-      return work(await this.stored(), (fresh, unreadable) => this.#sql.transaction((tx) => this.#write(tx, fresh, unreadable)))
+      return work(await this.stored(), await this.#pending(this.#sql), (fresh, unreadable, cleared) =>
+        this.#sql.transaction((tx) => this.#write(tx, fresh, unreadable, cleared)),
+      )
     }
+    const withMarks = [...partitions, ...(await this.#pending(this.#sql))]
     // In one order, so that two flushes over overlapping partitions cannot deadlock.
-    const sorted = [...new Map(partitions.map((p) => [`${p.topic}:${p.partition}`, p])).values()].sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition)
+    const sorted = [...new Map(withMarks.map((p) => [`${p.topic}:${p.partition}`, { topic: p.topic, partition: p.partition }])).values()].sort(
+      (a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition,
+    )
     return this.#sql.transaction(async (tx) => {
       await tx.query(
         `INSERT INTO projection_offsets (projection, topic, partition, next_offset)
@@ -54,11 +89,29 @@ export class SinkOffsets {
         [this.#name, sorted.map((p) => p.topic), sorted.map((p) => p.partition)],
       )
       const stored = new Map(locked.rows.map((r) => [`${r.topic}:${r.partition}`, Number(r.next_offset)]))
-      return work(stored, (fresh, unreadable) => this.#write(tx, fresh, unreadable))
+      // Read again under the locks: another gateway may have rebuilt and cleared some meanwhile.
+      const held = new Set(sorted.map((p) => `${p.topic}:${p.partition}`))
+      const pending = (await this.#pending(tx)).filter((m) => held.has(`${m.topic}:${m.partition}`))
+      return work(stored, pending, (fresh, unreadable, cleared) => this.#write(tx, fresh, unreadable, cleared))
     })
   }
 
-  async #write(tx: SqlExecutor, fresh: readonly ConsumedMessage[], unreadable: readonly Unreadable[]): Promise<void> {
+  async #pending(sql: SqlExecutor): Promise<PendingMark[]> {
+    const rows = await sql.query<{ topic: string; partition: number; tenant_id: string; day: string | Date }>(
+      `SELECT topic, partition, tenant_id, to_char(day, 'YYYY-MM-DD') AS day FROM analytics_sink_pending WHERE consumer = $1`,
+      [this.#name],
+    )
+    return rows.rows.map((r) => ({ topic: r.topic, partition: r.partition, tenantId: r.tenant_id, day: String(r.day) }))
+  }
+
+  async #write(tx: SqlExecutor, fresh: readonly ConsumedMessage[], unreadable: readonly Unreadable[], cleared: readonly PendingMark[]): Promise<void> {
+    if (cleared.length > 0) {
+      await tx.query(
+        `DELETE FROM analytics_sink_pending WHERE consumer = $1
+         AND (topic, partition, tenant_id, day) IN (SELECT * FROM unnest($2::text[], $3::int[], $4::text[], $5::date[]))`,
+        [this.#name, cleared.map((m) => m.topic), cleared.map((m) => m.partition), cleared.map((m) => m.tenantId), cleared.map((m) => m.day)],
+      )
+    }
     const next = new Map<string, { topic: string; partition: number; offset: number }>()
     for (const m of fresh) {
       const key = `${m.topic}:${m.partition}`

@@ -1,11 +1,12 @@
 import type { ConsumedMessage, EventLog, MessageBatch, Subscription } from '../events/event-log.ts'
-import { createHash } from 'node:crypto'
 import type { SqlStore } from '../infra/postgres/sql-store.ts'
 import type { AnalyticsStore } from './analytics-store.ts'
 import { migrateAnalytics } from './schema.ts'
 import { alreadyWritten, markWritten } from './sink-dedupe.ts'
+import { rebuildRollups } from './rollup-repair.ts'
+import type { TenantDay } from './rollup-repair.ts'
 import { SinkOffsets } from './sink-offsets.ts'
-import type { Unreadable } from './sink-offsets.ts'
+import type { PendingMark, Unreadable } from './sink-offsets.ts'
 import { UnreadableUsageEvent, USAGE_FACT_TYPES, usageRow } from './usage-rows.ts'
 import type { UsageRow } from './usage-rows.ts'
 
@@ -71,8 +72,6 @@ export class UsageSink {
   #firstAt = 0
   #timer: NodeJS.Timeout | undefined
   #flushing: Promise<void> = Promise.resolve()
-  /** The rows of an insert that failed, to be sent again with the same token before anything else. */
-  #retry: { rows: UsageRow[]; token: string } | undefined
   readonly #offsets: SinkOffsets
   /** Rows written since start, for metrics and the benchmark. */
   written = 0
@@ -160,48 +159,41 @@ export class UsageSink {
 
   /** Writes the batches' new usage events; the steps and what a crash at each leaves are below. */
   async flush(batches: readonly MessageBatch[]): Promise<FlushResult> {
-    // 0. An insert that failed last time is sent again first, the same rows with the same token: ClickHouse
-    //    skips the blocks it wrote (facts, or some of the rollups) and writes the rest. Without this, a
-    //    failure part-way through the views would leave rollups short for good, since the facts are in.
-    const retry = this.#retry
-    if (retry !== undefined) {
-      await this.#analytics.insert('usage_events', retry.rows, { deduplicationToken: retry.token })
-      this.#retry = undefined
-      await markWritten(this.#analytics, retry.rows)
-    }
     const partitions = batches.map((b) => ({ topic: b.topic, partition: b.partition }))
-    const result = await this.#offsets.withLocked(partitions, async (stored, storeOffsets) => {
+    const result = await this.#offsets.withLocked(partitions, async (stored, pending, storeOffsets) => {
+      // 0. Tenant-days an earlier flush of these partitions marked and never cleared: its insert was cut short,
+      //    perhaps between the fact table and the views. Their rollups are rebuilt from the facts first.
+      if (pending.length > 0) await rebuildRollups(this.#analytics, uniqueTenantDays(pending))
+
       const fresh = batches.flatMap((b) => b.messages.filter((m) => m.offset >= (stored.get(`${m.topic}:${m.partition}`) ?? 0)))
-      const rows = new Map<string, UsageRow>()
+      const rows = new Map<string, { row: UsageRow; topic: string; partition: number }>()
       const unreadable: Unreadable[] = []
       for (const message of fresh) {
         const read = readMessage(message)
         if (read === undefined) continue
         if ('reason' in read) unreadable.push({ message, reason: read.reason })
-        else if (!rows.has(read.row.event_id)) rows.set(read.row.event_id, read.row)
+        else if (!rows.has(read.row.event_id)) rows.set(read.row.event_id, { row: read.row, topic: message.topic, partition: message.partition })
       }
-      const written = await alreadyWritten(this.#analytics, [...rows.values()])
-      const toInsert = [...rows.values()].filter((r) => !written.has(r.event_id))
+      const written = await alreadyWritten(this.#analytics, [...rows.values()].map((r) => r.row))
+      const toInsert = [...rows.values()].filter((r) => !written.has(r.row.event_id))
+      const marks = uniqueMarks(toInsert.map((r) => ({ topic: r.topic, partition: r.partition, tenantId: r.row.tenant_id, day: r.row.occurred_at.slice(0, 10) })))
 
-      // 1. Insert the rows; the materialized views fill the rollups from the same insert.
-      //    Dies here: no offset is stored, so every batch comes again. Rows that made it in are found by
-      //    alreadyWritten (the fact table itself) and are not inserted twice. Fails here: as above, and the
-      //    rows are kept to be sent again (step 0).
-      const token = toInsert.length === 0 ? '' : createHash('sha256').update(toInsert.map((r) => r.event_id).join(',')).digest('hex')
-      try {
-        await this.#analytics.insert('usage_events', toInsert, { deduplicationToken: token })
-      } catch (error) {
-        this.#retry = { rows: toInsert, token }
-        throw error
-      }
+      // 1. Mark the tenant-days about to be written, committed before the insert.
+      //    Dies here: nothing written; the marks make the next flush rebuild rollups that need no rebuilding.
+      await this.#offsets.markPending(marks)
 
-      // 2. Store the offsets, and park what could not be read (committed with the lock's transaction).
-      //    Dies here: as in 1; the rows are in, so the batches come again and are all skipped.
-      await storeOffsets(fresh, unreadable)
-      return { toInsert, unreadable: unreadable.length }
+      // 2. Insert the rows; the materialized views fill the rollups from the same insert.
+      //    Dies here, or it fails: no offset is stored, so every batch comes again. Rows that made it into the
+      //    facts are found by alreadyWritten and not inserted twice; the marks rebuild any rollup they missed.
+      await this.#analytics.insert('usage_events', toInsert.map((r) => r.row))
+
+      // 3. Store the offsets, park what could not be read and clear the marks, in the locks' transaction.
+      //    Dies here: as in 2; the rows are in, so the batches come again and are all skipped.
+      await storeOffsets(fresh, unreadable, [...pending, ...marks])
+      return { toInsert: toInsert.map((r) => r.row), unreadable: unreadable.length }
     })
 
-    // 3. Mark the dedupe keys: the ids written, so that a later copy of an event is skipped cheaply.
+    // 4. Mark the dedupe keys: the ids written, so that a later copy of an event is skipped cheaply.
     //    Dies here: the offsets are stored, so these batches do not come again; a copy of one of their
     //    events appended later is still found in the fact table.
     await markWritten(this.#analytics, result.toInsert)
@@ -225,6 +217,14 @@ export class UsageSink {
     }
     return lag
   }
+}
+
+function uniqueMarks(marks: readonly PendingMark[]): PendingMark[] {
+  return [...new Map(marks.map((m) => [`${m.topic}:${m.partition}:${m.tenantId}:${m.day}`, m])).values()]
+}
+
+function uniqueTenantDays(marks: readonly PendingMark[]): TenantDay[] {
+  return [...new Map(marks.map((m) => [`${m.tenantId}:${m.day}`, { tenantId: m.tenantId, day: m.day }])).values()]
 }
 
 /** A usage fact, a reason to park the message, or undefined for an event that is not a usage fact. */

@@ -47,22 +47,14 @@ export class ClickHouseAnalyticsStore implements AnalyticsStore {
     return new ClickHouseAnalyticsStore('chdb', client)
   }
 
-  async command(sql: string): Promise<void> {
-    await this.#client.command({ query: sql })
+  async command(sql: string, params: Record<string, unknown> = {}): Promise<void> {
+    await this.#client.command({ query: sql, query_params: params })
   }
 
-  async insert<Row extends Record<string, unknown>>(table: string, rows: readonly Row[], options: { deduplicationToken?: string } = {}): Promise<void> {
+  async insert<Row extends Record<string, unknown>>(table: string, rows: readonly Row[]): Promise<void> {
     if (rows.length === 0) return
-    const token = options.deduplicationToken
-    await this.#client.insert({
-      table,
-      values: [...rows],
-      format: 'JSONEachRow',
-      // Deduplication of a MergeTree table without replication needs its non_replicated_deduplication_window set.
-      // Both settings go with every insert, token or not: chdb's connection keeps an insert's settings in its
-      // session, so a token left from the last insert would otherwise silently drop the next, different rows.
-      clickhouse_settings: { ...SETTINGS, insert_deduplication_token: token ?? '', deduplicate_blocks_in_dependent_materialized_views: token === undefined ? 0 : 1 },
-    })
+    // No per-insert settings: chdb's connection keeps an insert's settings in its session for the next ones.
+    await this.#client.insert({ table, values: [...rows], format: 'JSONEachRow' })
   }
 
   async query<Row>(sql: string, params: Record<string, unknown> = {}): Promise<Row[]> {
