@@ -123,8 +123,59 @@ export class KafkaEventLog implements EventLog {
     })
   }
 
+  /**
+   * A consumer group member that outlives a broker outage. kafkajs restarts a consumer after most crashes,
+   * but not after some (a group coordinator it cannot find once the broker is back, seen in the fault suite):
+   * that consumer stops for good. Such a crash is answered here by a new consumer for the same group, after
+   * a pause, again until it runs or the subscription is stopped.
+   */
   async subscribe(options: SubscribeOptions): Promise<Subscription> {
     if (options.topics.length === 0) throw new RangeError('subscribe needs at least one topic')
+    let stopped = false
+    let current: Consumer | undefined
+    let restart: NodeJS.Timeout | undefined
+    const replace = (delayMs: number) => {
+      if (stopped) return
+      clearTimeout(restart)
+      restart = setTimeout(() => {
+        const old = current
+        current = undefined
+        void (async () => {
+          if (old !== undefined) {
+            this.#consumers.delete(old)
+            await old.disconnect().catch(() => {})
+          }
+          if (stopped) return
+          try {
+            const consumer = await this.#consume(options, () => replace(5_000))
+            if (!stopped) current = consumer
+            else {
+              // Stopped while it was joining: it must not run on unowned.
+              this.#consumers.delete(consumer)
+              await consumer.disconnect().catch(() => {})
+            }
+          } catch {
+            replace(5_000)
+          }
+        })()
+      }, delayMs)
+    }
+    current = await this.#consume(options, () => replace(1_000))
+    return {
+      stop: async () => {
+        stopped = true
+        clearTimeout(restart)
+        const consumer = current
+        current = undefined
+        if (consumer === undefined) return
+        this.#consumers.delete(consumer)
+        await consumer.disconnect()
+      },
+    }
+  }
+
+  /** One consumer of the group, running; `onDead` is called if it crashes and kafkajs will not restart it. */
+  async #consume(options: SubscribeOptions, onDead: () => void): Promise<Consumer> {
     const consumer = this.#kafka.consumer({
       groupId: options.groupId,
       sessionTimeout: 10_000,
@@ -132,49 +183,53 @@ export class KafkaEventLog implements EventLog {
       allowAutoTopicCreation: false,
       ...(options.maxBatchBytes === undefined ? {} : { maxBytesPerPartition: options.maxBatchBytes, maxBytes: Math.max(options.maxBatchBytes, 10_485_760) }),
     })
-    this.#consumers.add(consumer)
-    await consumer.connect()
-    await consumer.subscribe({ topics: [...options.topics], fromBeginning: options.fromBeginning ?? true })
-    await consumer.run({
-      partitionsConsumedConcurrently: options.concurrency ?? 1,
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      eachBatch: async (payload) => {
-        const { batch } = payload
-        if (batch.messages.length === 0 || !payload.isRunning() || payload.isStale()) return
-        const messages: ConsumedMessage[] = batch.messages.map((m) => ({
-          topic: batch.topic,
-          partition: batch.partition,
-          offset: Number(m.offset),
-          key: m.key?.toString() ?? '',
-          value: m.value ?? Buffer.alloc(0),
-          headers: headersToStrings(m.headers),
-        }))
-        // A throw here leaves the offsets uncommitted; kafkajs retries, then restarts the consumer, which
-        // fetches again from the last committed offset.
-        // A consumer may hold a batch a while (the analytics sink until its flush): heartbeats go on meanwhile, so
-        // that the group does not hand its partition to another member while the batch is being written.
-        const beating = setInterval(() => void payload.heartbeat().catch(() => {}), 1_000)
-        try {
-          await options.handleBatch({ topic: batch.topic, partition: batch.partition, messages })
-        } finally {
-          clearInterval(beating)
-        }
-        const last = batch.messages.at(-1)!.offset
-        payload.resolveOffset(last)
-        // If the process dies before this commit, the batch is delivered again: consumers dedupe by event id.
-        await consumer.commitOffsets([
-          { topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() },
-        ])
-        await payload.heartbeat()
-      },
+    consumer.on(consumer.events.CRASH, (event) => {
+      if (!event.payload.restart) onDead()
     })
-    return {
-      stop: async () => {
-        this.#consumers.delete(consumer)
-        await consumer.disconnect()
-      },
+    this.#consumers.add(consumer)
+    try {
+      await consumer.connect()
+      await consumer.subscribe({ topics: [...options.topics], fromBeginning: options.fromBeginning ?? true })
+      await consumer.run({
+        partitionsConsumedConcurrently: options.concurrency ?? 1,
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        eachBatch: async (payload) => {
+          const { batch } = payload
+          if (batch.messages.length === 0 || !payload.isRunning() || payload.isStale()) return
+          const messages: ConsumedMessage[] = batch.messages.map((m) => ({
+            topic: batch.topic,
+            partition: batch.partition,
+            offset: Number(m.offset),
+            key: m.key?.toString() ?? '',
+            value: m.value ?? Buffer.alloc(0),
+            headers: headersToStrings(m.headers),
+          }))
+          // A throw here leaves the offsets uncommitted; kafkajs retries, then restarts the consumer, which
+          // fetches again from the last committed offset.
+          // A consumer may hold a batch a while (the analytics sink until its flush): heartbeats go on meanwhile, so
+          // that the group does not hand its partition to another member while the batch is being written.
+          const beating = setInterval(() => void payload.heartbeat().catch(() => {}), 1_000)
+          try {
+            await options.handleBatch({ topic: batch.topic, partition: batch.partition, messages })
+          } finally {
+            clearInterval(beating)
+          }
+          const last = batch.messages.at(-1)!.offset
+          payload.resolveOffset(last)
+          // If the process dies before this commit, the batch is delivered again: consumers dedupe by event id.
+          await consumer.commitOffsets([
+            { topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() },
+          ])
+          await payload.heartbeat()
+        },
+      })
+    } catch (error) {
+      this.#consumers.delete(consumer)
+      await consumer.disconnect().catch(() => {})
+      throw error
     }
+    return consumer
   }
 
   async endOffsets(topic: string): Promise<{ partition: number; next: number }[]> {

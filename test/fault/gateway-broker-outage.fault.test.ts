@@ -1,0 +1,212 @@
+import { execFileSync } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { parseEvent } from '../../events/catalogue/registry.ts'
+import type { ConsumedMessage } from '../../events/event-log.ts'
+import { KafkaEventLog } from '../../infra/kafka/kafka-event-log.ts'
+import { startMock } from '../mocks/mock-server.ts'
+import type { RunningMock } from '../mocks/mock-server.ts'
+import { openAiMock } from '../mocks/openai.ts'
+import { startGateway } from '../support/gateway-process.ts'
+import type { RunningGateway } from '../support/gateway-process.ts'
+
+/**
+ * Kafka stopped under load through a real gateway (issue 9): the gateway keeps serving, its events wait in
+ * the spool, and once Kafka is back every served request is one request.completed event in Kafka, one fact
+ * in ClickHouse and its cost in the Postgres balance; then the same with the gateway restarted while events
+ * sit in its spool. It stops the shared broker, so it runs in the fault tier, alone.
+ */
+const repoRoot = new URL('../../', import.meta.url).pathname
+const kafka = (action: 'up' | 'down') => execFileSync('bash', ['infra/services.sh', action, 'kafka'], { cwd: repoRoot, stdio: ['ignore', 'inherit', 'inherit'] })
+const ADMIN = 'sg-admin-gateway-outage-token-000000001'
+const USAGE_TOPIC = 'supergate.usage.v1'
+/** gpt-4o-mini, 19 prompt and 10 completion tokens from the mock: 8.85 µUSD, rounded half up once (usage-events.int.test.ts). */
+const COST = 9
+
+const dataDir = mkdtempSync(join(tmpdir(), 'sg-gateway-outage-'))
+let mock: RunningMock
+let gateway: RunningGateway
+let kafkaDown = false
+
+function env(): Record<string, string> {
+  const services = inject('services')
+  return {
+    SUPERGATE_DATABASE_URL: services.databaseUrl,
+    SUPERGATE_REDIS_URL: services.redisUrl,
+    SUPERGATE_KAFKA_BROKERS: services.kafkaBrokers.join(','),
+    SUPERGATE_DATA_DIR: dataDir,
+    SUPERGATE_ADMIN_TOKEN: ADMIN,
+    SUPERGATE_MASTER_KEY: Buffer.alloc(32, 9).toString('base64'),
+    SUPERGATE_OPENAI_API_KEY: 'upstream-gateway-outage',
+    SUPERGATE_OPENAI_BASE_URL: `${mock.url}/v1`,
+    SUPERGATE_LOG_LEVEL: 'warn',
+  }
+}
+
+beforeAll(async () => {
+  mock = await startMock(openAiMock())
+  gateway = await startGateway(env())
+}, 60_000)
+
+afterAll(async () => {
+  if (kafkaDown) kafka('up')
+  await gateway.stop()
+  await mock.close()
+  rmSync(dataDir, { recursive: true, force: true })
+})
+
+async function admin(method: string, path: string, body?: unknown, token = ADMIN): Promise<Record<string, unknown>> {
+  const response = await fetch(`${gateway.url}/admin/v1${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  })
+  const json = (await response.json()) as Record<string, unknown>
+  if (response.status >= 300) throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(json)}`)
+  return json
+}
+
+async function tenant(name: string): Promise<{ id: string; key: string; billing: string }> {
+  const id = String((await admin('POST', '/tenants', { name })).id)
+  const key = String((await admin('POST', `/tenants/${id}/keys`, { name: 'app', role: 'developer' })).key)
+  const billing = String((await admin('POST', `/tenants/${id}/keys`, { name: 'finance', role: 'billing' })).key)
+  return { id, key, billing }
+}
+
+interface Outcome {
+  status: number
+  requestId: string | null
+}
+
+async function chat(key: string): Promise<Outcome> {
+  try {
+    const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'Hello' }], max_tokens: 10 }),
+    })
+    await response.arrayBuffer()
+    return { status: response.status, requestId: response.headers.get('x-request-id') }
+  } catch {
+    // No answer at all: counted as status 0, which fails the test.
+    return { status: 0, requestId: null }
+  }
+}
+
+/** Every request.completed of the tenant on the usage topic, read from the start by a group of its own. */
+async function eventsInKafka(tenantId: string, atLeast: number): Promise<{ total: number; ids: Set<string>; requestIds: Map<string, number> }> {
+  const log = new KafkaEventLog({ brokers: inject('services').kafkaBrokers, clientId: 'gateway-outage-check' })
+  const mine: ConsumedMessage[] = []
+  const subscription = await log.subscribe({
+    groupId: `gateway-outage-check-${randomUUID()}`,
+    topics: [USAGE_TOPIC],
+    handleBatch: (batch) => {
+      for (const m of batch.messages) if (m.key === tenantId) mine.push(m)
+      return Promise.resolve()
+    },
+  })
+  try {
+    const completed = () => mine.filter((m) => m.headers['event-type'] === 'request.completed')
+    const deadline = Date.now() + 60_000
+    while (completed().length < atLeast && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200))
+    // A little longer, so that a copy behind the last first copy would be seen too.
+    await new Promise((r) => setTimeout(r, 2_000))
+    const events = completed().map((m) => parseEvent(JSON.parse(m.value.toString()) as unknown))
+    const requestIds = new Map<string, number>()
+    for (const e of events) {
+      const requestId = (e.data as { requestId: string }).requestId
+      requestIds.set(requestId, (requestIds.get(requestId) ?? 0) + 1)
+    }
+    return { total: events.length, ids: new Set(events.map((e) => e.id)), requestIds }
+  } finally {
+    await subscription.stop()
+    await log.close()
+  }
+}
+
+/** Waits until ClickHouse and the Postgres balance hold every served request, then reads both once more. */
+async function stores(t: { id: string; billing: string }, served: number) {
+  const read = async () => {
+    const report = (await admin('GET', `/tenants/${t.id}/reports/chargeback?groupBy=model`, undefined, t.billing)) as { totals: { requests: number; costMicroUsd: number } }
+    const balance = (await admin('GET', `/tenants/${t.id}/balance`, undefined, t.billing)) as { spentMicroUsd: number }
+    const reconciliation = (await admin('GET', `/tenants/${t.id}/reports/reconciliation`, undefined, t.billing)) as { reconciled: boolean }
+    return { clickhouseRequests: report.totals.requests, clickhouseSpent: report.totals.costMicroUsd, postgresSpent: balance.spentMicroUsd, reconciled: reconciliation.reconciled }
+  }
+  const deadline = Date.now() + 90_000
+  let last = await read()
+  while ((last.clickhouseRequests < served || last.postgresSpent < served * COST || !last.reconciled) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 500))
+    last = await read()
+  }
+  // Settled: nothing more arrives a moment later (a duplicate would).
+  await new Promise((r) => setTimeout(r, 2_000))
+  return read()
+}
+
+describe('Kafka stopped under load, through the gateway', () => {
+  it('keeps serving; afterwards every served request is one event in Kafka, one fact in ClickHouse and its cost in Postgres', { timeout: 240_000 }, async () => {
+    const t = await tenant(`outage-${Date.now()}`)
+    const outcomes: Outcome[] = []
+    let running = true
+    const worker = async () => {
+      while (running) outcomes.push(await chat(t.key))
+    }
+    const load = Promise.all([worker(), worker(), worker(), worker()])
+    await new Promise((r) => setTimeout(r, 2_000))
+    const before = outcomes.length
+    kafka('down')
+    kafkaDown = true
+    await new Promise((r) => setTimeout(r, 5_000))
+    const whileDown = outcomes.length - before
+    kafka('up')
+    kafkaDown = false
+    await new Promise((r) => setTimeout(r, 3_000))
+    running = false
+    await load
+
+    const served = outcomes.filter((o) => o.status === 200)
+    const fiveHundreds = outcomes.filter((o) => o.status >= 500 || o.status === 0).length
+    expect(fiveHundreds).toBe(0)
+    expect(whileDown).toBeGreaterThan(20)
+    const inKafka = await eventsInKafka(t.id, served.length)
+    const found = await stores(t, served.length)
+    const duplicates = inKafka.total - inKafka.ids.size
+    console.error(
+      `[fault] Kafka down 5 s under load: ${outcomes.length} requests (${whileDown} while down), ${served.length} served, ${fiveHundreds} × 5xx; ` +
+        `events expected ${served.length}; in Kafka ${inKafka.ids.size} (${duplicates} duplicates), ClickHouse ${found.clickhouseRequests}, ` +
+        `Postgres ${found.postgresSpent / COST} (${found.postgresSpent} µUSD); reconciled ${found.reconciled}`,
+    )
+    if (found.postgresSpent !== served.length * COST) console.error(gateway.output().split('\n').slice(-40).join('\n'))
+    expect(served.every((o) => inKafka.requestIds.get(o.requestId!) === 1)).toBe(true)
+    expect({ kafka: inKafka.ids.size, duplicates, requestIds: inKafka.requestIds.size }).toEqual({ kafka: served.length, duplicates: 0, requestIds: served.length })
+    expect(found).toEqual({ clickhouseRequests: served.length, clickhouseSpent: served.length * COST, postgresSpent: served.length * COST, reconciled: true })
+  })
+
+  it('replays the spool after a restart: events metered while Kafka was down and the gateway stopped are delivered once', { timeout: 240_000 }, async () => {
+    const t = await tenant(`spool-${Date.now()}`)
+    kafka('down')
+    kafkaDown = true
+    const outcomes: Outcome[] = []
+    for (let i = 0; i < 40; i++) outcomes.push(await chat(t.key))
+    const served = outcomes.filter((o) => o.status === 200)
+    expect(served).toHaveLength(40)
+    // SIGTERM: the producer hands what it could not deliver to the spool, and the process exits.
+    const exit = await gateway.stop()
+    expect(exit, gateway.output().split('\n').slice(-30).join('\n')).toBe(0)
+    kafka('up')
+    kafkaDown = false
+    gateway = await startGateway(env())
+    const inKafka = await eventsInKafka(t.id, served.length)
+    const found = await stores(t, served.length)
+    const duplicates = inKafka.total - inKafka.ids.size
+    console.error(
+      `[fault] gateway restarted with its spool: ${outcomes.length} requests, ${served.length} served, 0 × 5xx; events expected ${served.length}; ` +
+        `in Kafka ${inKafka.ids.size} (${duplicates} duplicates), ClickHouse ${found.clickhouseRequests}, Postgres ${found.postgresSpent / COST}; reconciled ${found.reconciled}`,
+    )
+    expect({ kafka: inKafka.ids.size, duplicates, requestIds: inKafka.requestIds.size }).toEqual({ kafka: served.length, duplicates: 0, requestIds: served.length })
+    expect(found).toEqual({ clickhouseRequests: served.length, clickhouseSpent: served.length * COST, postgresSpent: served.length * COST, reconciled: true })
+  })
+})
