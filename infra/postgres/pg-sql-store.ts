@@ -1,5 +1,5 @@
 import pg from 'pg'
-import { INT8_OID, parseInt8, SET_TENANT_SQL } from './sql-store.ts'
+import { asUnavailable, INT8_OID, parseInt8, SET_TENANT_SQL } from './sql-store.ts'
 import type { SqlExecutor, SqlResult, SqlStore, TransactionOptions } from './sql-store.ts'
 
 function getTypeParser(oid: number): (value: string) => unknown {
@@ -39,17 +39,32 @@ export class PgSqlStore implements SqlStore {
 
   async query<Row>(text: string, params: readonly unknown[] = []): Promise<SqlResult<Row>> {
     const name = this.#prepared.get(text)
-    const result = await (name === undefined ? this.#pool.query(text, params as unknown[]) : this.#pool.query({ name, text, values: params as unknown[] }))
-    return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 }
+    try {
+      const result = await (name === undefined ? this.#pool.query(text, params as unknown[]) : this.#pool.query({ name, text, values: params as unknown[] }))
+      return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 }
+    } catch (error) {
+      throw asUnavailable(error)
+    }
   }
 
   async exec(script: string): Promise<void> {
     // Without parameters, pg uses the simple query protocol, which accepts several statements.
-    await this.#pool.query(script)
+    await this.#pool.query(script).catch((error: unknown) => {
+      throw asUnavailable(error)
+    })
   }
 
   async transaction<T>(work: (tx: SqlExecutor) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
-    const client = await this.#pool.connect()
+    const client = await this.#pool.connect().catch((error: unknown) => {
+      throw asUnavailable(error)
+    })
+    // A checked-out connection that the server drops (a restart) emits 'error' outside any query; unheard, that
+    // kills the process. The failed statement, if any, rejects on its own, and the connection is released broken.
+    let dropped = false
+    const onError = () => {
+      dropped = true
+    }
+    client.on('error', onError)
     const tx: SqlExecutor = {
       async query<Row>(text: string, params: readonly unknown[] = []) {
         const result = await client.query(text, params as unknown[])
@@ -71,9 +86,10 @@ export class PgSqlStore implements SqlStore {
       await client.query('ROLLBACK').catch(() => {
         broken = true
       })
-      throw error
+      throw asUnavailable(error)
     } finally {
-      client.release(broken)
+      client.off('error', onError)
+      client.release(broken || dropped)
     }
   }
 

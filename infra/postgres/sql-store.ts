@@ -43,3 +43,26 @@ export function parseInt8(text: string): number {
 export const INT8_OID = 20
 
 export const SET_TENANT_SQL = "SELECT set_config('app.tenant_id', $1, true)"
+
+/**
+ * The database did not answer: refused, dropped or shutting down (not a statement it refused). The gateway
+ * answers 503 for it, so a client retries, rather than 500.
+ */
+export class SqlUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super(`The database is unavailable: ${cause instanceof Error ? cause.message : String(cause)}`, { cause })
+    this.name = 'SqlUnavailableError'
+  }
+}
+
+/** Socket errors, and PostgreSQL's connection exceptions (class 08), shutdowns (57P0x) and too many connections. */
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', '57P01', '57P02', '57P03', '53300'])
+const UNAVAILABLE_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection is closed|connect ECONNREFUSED/i
+
+export function asUnavailable(error: unknown): unknown {
+  if (!(error instanceof Error) || error instanceof SqlUnavailableError) return error
+  const code = (error as { code?: unknown }).code
+  if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) return new SqlUnavailableError(error)
+  if (UNAVAILABLE_MESSAGES.test(error.message)) return new SqlUnavailableError(error)
+  return error
+}

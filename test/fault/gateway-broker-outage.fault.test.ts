@@ -11,6 +11,8 @@ import { startMock } from '../mocks/mock-server.ts'
 import type { RunningMock } from '../mocks/mock-server.ts'
 import { openAiMock } from '../mocks/openai.ts'
 import { startGateway } from '../support/gateway-process.ts'
+import { HELLO_COST_MICRO_USD, OutageClient } from '../support/outage-client.ts'
+import type { Outcome } from '../support/outage-client.ts'
 import type { RunningGateway } from '../support/gateway-process.ts'
 
 /**
@@ -23,13 +25,13 @@ const repoRoot = new URL('../../', import.meta.url).pathname
 const kafka = (action: 'up' | 'down') => execFileSync('bash', ['infra/services.sh', action, 'kafka'], { cwd: repoRoot, stdio: ['ignore', 'inherit', 'inherit'] })
 const ADMIN = 'sg-admin-gateway-outage-token-000000001'
 const USAGE_TOPIC = 'supergate.usage.v1'
-/** gpt-4o-mini, 19 prompt and 10 completion tokens from the mock: 8.85 µUSD, rounded half up once (usage-events.int.test.ts). */
-const COST = 9
+const COST = HELLO_COST_MICRO_USD
 
 const dataDir = mkdtempSync(join(tmpdir(), 'sg-gateway-outage-'))
 let mock: RunningMock
 let gateway: RunningGateway
 let kafkaDown = false
+const client = new OutageClient(() => gateway.url, ADMIN)
 
 function env(): Record<string, string> {
   const services = inject('services')
@@ -57,44 +59,6 @@ afterAll(async () => {
   await mock.close()
   rmSync(dataDir, { recursive: true, force: true })
 })
-
-async function admin(method: string, path: string, body?: unknown, token = ADMIN): Promise<Record<string, unknown>> {
-  const response = await fetch(`${gateway.url}/admin/v1${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  })
-  const json = (await response.json()) as Record<string, unknown>
-  if (response.status >= 300) throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(json)}`)
-  return json
-}
-
-async function tenant(name: string): Promise<{ id: string; key: string; billing: string }> {
-  const id = String((await admin('POST', '/tenants', { name })).id)
-  const key = String((await admin('POST', `/tenants/${id}/keys`, { name: 'app', role: 'developer' })).key)
-  const billing = String((await admin('POST', `/tenants/${id}/keys`, { name: 'finance', role: 'billing' })).key)
-  return { id, key, billing }
-}
-
-interface Outcome {
-  status: number
-  requestId: string | null
-}
-
-async function chat(key: string): Promise<Outcome> {
-  try {
-    const response = await fetch(`${gateway.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'Hello' }], max_tokens: 10 }),
-    })
-    await response.arrayBuffer()
-    return { status: response.status, requestId: response.headers.get('x-request-id') }
-  } catch {
-    // No answer at all: counted as status 0, which fails the test.
-    return { status: 0, requestId: null }
-  }
-}
 
 /** Every request.completed of the tenant on the usage topic, read from the start by a group of its own. */
 async function eventsInKafka(tenantId: string, atLeast: number): Promise<{ total: number; ids: Set<string>; requestIds: Map<string, number> }> {
@@ -127,32 +91,13 @@ async function eventsInKafka(tenantId: string, atLeast: number): Promise<{ total
   }
 }
 
-/** Waits until ClickHouse and the Postgres balance hold every served request, then reads both once more. */
-async function stores(t: { id: string; billing: string }, served: number) {
-  const read = async () => {
-    const report = (await admin('GET', `/tenants/${t.id}/reports/chargeback?groupBy=model`, undefined, t.billing)) as { totals: { requests: number; costMicroUsd: number } }
-    const balance = (await admin('GET', `/tenants/${t.id}/balance`, undefined, t.billing)) as { spentMicroUsd: number }
-    const reconciliation = (await admin('GET', `/tenants/${t.id}/reports/reconciliation`, undefined, t.billing)) as { reconciled: boolean }
-    return { clickhouseRequests: report.totals.requests, clickhouseSpent: report.totals.costMicroUsd, postgresSpent: balance.spentMicroUsd, reconciled: reconciliation.reconciled }
-  }
-  const deadline = Date.now() + 90_000
-  let last = await read()
-  while ((last.clickhouseRequests < served || last.postgresSpent < served * COST || !last.reconciled) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 500))
-    last = await read()
-  }
-  // Settled: nothing more arrives a moment later (a duplicate would).
-  await new Promise((r) => setTimeout(r, 2_000))
-  return read()
-}
-
 describe('Kafka stopped under load, through the gateway', () => {
   it('keeps serving; afterwards every served request is one event in Kafka, one fact in ClickHouse and its cost in Postgres', { timeout: 240_000 }, async () => {
-    const t = await tenant(`outage-${Date.now()}`)
+    const t = await client.tenant(`outage-${Date.now()}`)
     const outcomes: Outcome[] = []
     let running = true
     const worker = async () => {
-      while (running) outcomes.push(await chat(t.key))
+      while (running) outcomes.push(await client.chat(t.key))
     }
     const load = Promise.all([worker(), worker(), worker(), worker()])
     await new Promise((r) => setTimeout(r, 2_000))
@@ -172,7 +117,7 @@ describe('Kafka stopped under load, through the gateway', () => {
     expect(fiveHundreds).toBe(0)
     expect(whileDown).toBeGreaterThan(20)
     const inKafka = await eventsInKafka(t.id, served.length)
-    const found = await stores(t, served.length)
+    const found = await client.settledStores(t, served.length)
     const duplicates = inKafka.total - inKafka.ids.size
     console.error(
       `[fault] Kafka down 5 s under load: ${outcomes.length} requests (${whileDown} while down), ${served.length} served, ${fiveHundreds} × 5xx; ` +
@@ -186,11 +131,11 @@ describe('Kafka stopped under load, through the gateway', () => {
   })
 
   it('replays the spool after a restart: events metered while Kafka was down and the gateway stopped are delivered once', { timeout: 240_000 }, async () => {
-    const t = await tenant(`spool-${Date.now()}`)
+    const t = await client.tenant(`spool-${Date.now()}`)
     kafka('down')
     kafkaDown = true
     const outcomes: Outcome[] = []
-    for (let i = 0; i < 40; i++) outcomes.push(await chat(t.key))
+    for (let i = 0; i < 40; i++) outcomes.push(await client.chat(t.key))
     const served = outcomes.filter((o) => o.status === 200)
     expect(served).toHaveLength(40)
     // SIGTERM: the producer hands what it could not deliver to the spool, and the process exits.
@@ -200,7 +145,7 @@ describe('Kafka stopped under load, through the gateway', () => {
     kafkaDown = false
     gateway = await startGateway(env())
     const inKafka = await eventsInKafka(t.id, served.length)
-    const found = await stores(t, served.length)
+    const found = await client.settledStores(t, served.length)
     const duplicates = inKafka.total - inKafka.ids.size
     console.error(
       `[fault] gateway restarted with its spool: ${outcomes.length} requests, ${served.length} served, 0 × 5xx; events expected ${served.length}; ` +

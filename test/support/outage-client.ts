@@ -1,0 +1,77 @@
+/**
+ * A client of a running gateway for the fault suite: admin calls, a tenant with a developer and a billing key,
+ * chat calls that record what the client saw, and what the stores hold for a tenant once they settle.
+ */
+
+/** gpt-4o-mini, 19 prompt and 10 completion tokens from the mock: 8.85 µUSD, rounded half up once (usage-events.int.test.ts). */
+export const HELLO_COST_MICRO_USD = 9
+
+export interface Outcome {
+  status: number
+  requestId: string | null
+  /** The error body's type, for answers that are errors. */
+  errorType?: string
+}
+
+export class OutageClient {
+  readonly #url: () => string
+  readonly #adminToken: string
+
+  /** `url` is read at each call: a test may restart its gateway on another port. */
+  constructor(url: () => string, adminToken: string) {
+    this.#url = url
+    this.#adminToken = adminToken
+  }
+
+  async admin(method: string, path: string, body?: unknown, token = this.#adminToken): Promise<Record<string, unknown>> {
+    const response = await fetch(`${this.#url()}/admin/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    })
+    const json = (await response.json()) as Record<string, unknown>
+    if (response.status >= 300) throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(json)}`)
+    return json
+  }
+
+  async tenant(name: string): Promise<{ id: string; key: string; billing: string }> {
+    const id = String((await this.admin('POST', '/tenants', { name })).id)
+    const key = String((await this.admin('POST', `/tenants/${id}/keys`, { name: 'app', role: 'developer' })).key)
+    const billing = String((await this.admin('POST', `/tenants/${id}/keys`, { name: 'finance', role: 'billing' })).key)
+    return { id, key, billing }
+  }
+
+  /** One chat completion; a call that gets no answer at all is status 0. */
+  async chat(key: string): Promise<Outcome> {
+    try {
+      const response = await fetch(`${this.#url()}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'Hello' }], max_tokens: 10 }),
+      })
+      await response.arrayBuffer()
+      return { status: response.status, requestId: response.headers.get('x-request-id') }
+    } catch {
+      return { status: 0, requestId: null }
+    }
+  }
+
+  /** Waits until ClickHouse and the Postgres balance hold `served` calls of HELLO_COST_MICRO_USD, then reads them again. */
+  async settledStores(t: { id: string; billing: string }, served: number, timeoutMs = 90_000) {
+    const read = async () => {
+      const report = (await this.admin('GET', `/tenants/${t.id}/reports/chargeback?groupBy=model`, undefined, t.billing)) as { totals: { requests: number; costMicroUsd: number } }
+      const balance = (await this.admin('GET', `/tenants/${t.id}/balance`, undefined, t.billing)) as { spentMicroUsd: number }
+      const reconciliation = (await this.admin('GET', `/tenants/${t.id}/reports/reconciliation`, undefined, t.billing)) as { reconciled: boolean }
+      return { clickhouseRequests: report.totals.requests, clickhouseSpent: report.totals.costMicroUsd, postgresSpent: balance.spentMicroUsd, reconciled: reconciliation.reconciled }
+    }
+    const deadline = Date.now() + timeoutMs
+    let last = await read().catch(() => undefined)
+    while ((last === undefined || last.clickhouseRequests < served || last.postgresSpent < served * HELLO_COST_MICRO_USD || !last.reconciled) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 500))
+      last = await read().catch(() => undefined)
+    }
+    // Settled: nothing more arrives a moment later (a duplicate would).
+    await new Promise((r) => setTimeout(r, 2_000))
+    return read()
+  }
+}
