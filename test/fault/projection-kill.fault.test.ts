@@ -156,6 +156,10 @@ describe('projection killed with SIGKILL mid-stream', () => {
     await stopped(last)
     expect(await applied()).toBe(total)
 
+    const dead = await sql.query('SELECT 1 FROM projection_dead_letters WHERE projection = $1', [name])
+    const spent = [...expected.values()].reduce((n, e) => n + e.spent, 0)
+    const found = (await Promise.all(TENANTS.map((t) => readBalance(sql, t)))).reduce((n, b) => n + b.spentMicroUsd, 0)
+    console.error(`[fault] balances projection SIGKILLed ${kills} times: ${total} events (${8 * 200} requests), ${total} applied, spend ${found} of ${spent} µUSD, dead letters ${dead.rowCount}`)
     for (const tenant of TENANTS) {
       const e = expected.get(tenant)!
       const want: Balance = {
@@ -166,7 +170,6 @@ describe('projection killed with SIGKILL mid-stream', () => {
       }
       expect(await readBalance(sql, tenant)).toEqual(want)
     }
-    const dead = await sql.query('SELECT 1 FROM projection_dead_letters WHERE projection = $1', [name])
     expect(dead.rowCount).toBe(0)
   })
 })
