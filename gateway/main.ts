@@ -41,6 +41,11 @@ function adminToken(config: Config): { token: string | undefined; generatedAt?: 
   return { token, generatedAt: file }
 }
 
+/** How often a draining server looks for connections gone idle. */
+const IDLE_CHECK_MS = 100
+/** After the shutdown deadline: how long cutting the open requests and flushing their usage may take. */
+const FLUSH_AFTER_DEADLINE_MS = 5_000
+
 async function main(): Promise<void> {
   let config: Config
   try {
@@ -91,19 +96,31 @@ async function main(): Promise<void> {
     if (draining) return
     draining = true
     logger.info({ signal, deadlineMs: config.shutdownTimeoutMs }, 'shutting down: draining requests')
-    // In-flight requests get until the deadline; after it the process exits regardless.
+    // A connection whose last response ends during the drain stays open, idle, for as long as its client keeps
+    // it (a load balancer's pool: minutes), and the server's close waits for it: close each as it goes idle.
+    const closeIdle = setInterval(() => app.server.closeIdleConnections(), IDLE_CHECK_MS)
+    closeIdle.unref()
+    // In-flight requests get until the deadline. Then their connections are cut, which ends their streams and
+    // meters what they produced, and the producer is flushed; the exit code says the deadline passed.
+    let cut = false
     const deadline = setTimeout(() => {
-      logger.error('shutdown deadline passed; exiting with requests still open')
-      process.exit(1)
+      cut = true
+      logger.error('shutdown deadline passed; cutting the requests still open')
+      app.server.closeAllConnections()
+      setTimeout(() => {
+        logger.error('shutdown did not finish after the deadline; exiting')
+        process.exit(1)
+      }, FLUSH_AFTER_DEADLINE_MS).unref()
     }, config.shutdownTimeoutMs)
     deadline.unref()
     try {
       await app.close()
+      clearInterval(closeIdle)
       await gateway.close()
       await closeDependencies(deps)
-      logger.info('shut down cleanly')
+      logger.info(cut ? 'shut down after cutting requests at the deadline' : 'shut down cleanly')
       logger.flush()
-      process.exit(0)
+      process.exit(cut ? 1 : 0)
     } catch (error) {
       logger.error({ err: error }, 'shutdown failed')
       process.exit(1)

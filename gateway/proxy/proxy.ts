@@ -84,6 +84,10 @@ function malformed(what: string): UpstreamFailure {
   return new UpstreamFailure({ upstreamStatus: 502, providerCode: null, message: `malformed ${what} from the provider`, param: null })
 }
 
+function truncatedStream(): UpstreamFailure {
+  return new UpstreamFailure({ upstreamStatus: 502, providerCode: null, message: 'the provider ended the stream before the answer was complete', param: null })
+}
+
 export interface ChatOutcome {
   completion: ChatCompletion
   usage: NormalizedUsage
@@ -135,9 +139,16 @@ export async function streamChat(deps: ProxyDeps, request: ChatCompletionRequest
   const state = translator.init(result.ctx)
   // What reached the client, for an estimate when a stream is cut before the provider reported usage.
   let outputChars = 0
+  // Choices begun and not finished: a body that ends with one still open, or before any finished, was cut short.
+  const open = new Set<number>()
+  const finished = new Set<number>()
   const counted = function* (out: readonly ChatCompletionChunk[]) {
     for (const chunk of out) {
       for (const choice of chunk.choices) {
+        if (choice.finish_reason !== null) {
+          finished.add(choice.index)
+          open.delete(choice.index)
+        } else if (!finished.has(choice.index)) open.add(choice.index)
         outputChars += choice.delta.content?.length ?? 0
         for (const call of choice.delta.tool_calls ?? []) outputChars += (call.function?.name?.length ?? 0) + (call.function?.arguments?.length ?? 0)
       }
@@ -167,6 +178,9 @@ export async function streamChat(deps: ProxyDeps, request: ChatCompletionRequest
     }
     yield* translate(parser.end())
     yield* counted(translator.onEnd(state))
+    // The connection closed cleanly but the answer did not end (no finish_reason): passing [DONE] on would
+    // present a cut answer as whole, so the client gets an error event and the call is metered as failed.
+    if (finished.size === 0 || open.size > 0) throw toClientError(adapter.name, truncatedStream().error)
   }
   const usage = (): NormalizedUsage => {
     const reported = translator.usage(state)

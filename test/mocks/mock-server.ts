@@ -20,8 +20,11 @@ export interface MockRequest {
 export type MockReply =
   | { kind: 'json'; status: number; body: unknown; headers?: Record<string, string> }
   | { kind: 'text'; status: number; body: string; headers?: Record<string, string> }
-  /** Frames are written one by one; `dropAfter` destroys the socket after that many frames. */
-  | { kind: 'sse'; frames: string[]; frameDelayMs?: number; dropAfter?: number; headers?: Record<string, string> }
+  /**
+   * Frames are written one by one; `dropAfter` destroys the socket after that many frames; `stallAfter` stops
+   * writing after that many and holds the connection open, silent, until the client goes away.
+   */
+  | { kind: 'sse'; frames: string[]; frameDelayMs?: number; dropAfter?: number; stallAfter?: number; headers?: Record<string, string> }
   | { kind: 'delay'; ms: number; then: MockReply }
   /** Resets the connection before any response. */
   | { kind: 'reset' }
@@ -76,13 +79,20 @@ async function send(res: ServerResponse, reply: MockReply): Promise<void> {
       return
     case 'sse': {
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', ...reply.headers })
+      // Node holds a response's writes until the next tick: a drop waits for them, so it comes mid-stream.
+      let written: Promise<unknown> = Promise.resolve()
       for (const [i, frame] of reply.frames.entries()) {
         if (reply.dropAfter !== undefined && i >= reply.dropAfter) {
+          await written
           res.socket?.destroy()
           return
         }
+        if (reply.stallAfter !== undefined && i >= reply.stallAfter) {
+          if (!res.destroyed) await new Promise((r) => res.once('close', r))
+          return
+        }
         if (res.destroyed) return
-        res.write(frame)
+        written = new Promise((resolve) => res.write(frame, resolve))
         if (reply.frameDelayMs !== undefined) await new Promise((r) => setTimeout(r, reply.frameDelayMs))
       }
       res.end()

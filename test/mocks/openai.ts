@@ -14,6 +14,11 @@ function error(status: number, message: string, type: string, code: string | nul
 
 /** Replies shared by every scenario name that is about failures rather than content. */
 function failure(scenario: string, counter: CallCounter, marker: string): MockReply | undefined {
+  // burst_N: an outage that ends. The first N calls naming it (whatever their prompts) answer 500, then it answers.
+  const burst = /^burst_(\d+)$/.exec(scenario)
+  if (burst !== null) {
+    return counter.next(scenario) <= Number(burst[1]) ? error(500, 'The server had an error while processing your request.', 'server_error', null) : undefined
+  }
   switch (scenario) {
     case 'error_400':
       return error(400, "Invalid value for 'temperature'.", 'invalid_request_error', 'invalid_value', 'temperature')
@@ -97,6 +102,8 @@ export function openAiMock(): MockHandler {
       if (scenario === 'drop') return { kind: 'sse', frames, dropAfter: 2 }
       if (scenario === 'truncated') return { kind: 'sse', frames: frames.slice(0, 3) }
       if (scenario === 'slow_stream') return { kind: 'sse', frames, frameDelayMs: 300 }
+      // A provider that stops sending mid-answer but keeps the connection open.
+      if (scenario === 'stall') return { kind: 'sse', frames, stallAfter: 2 }
       return { kind: 'sse', frames }
     }
     return { kind: 'json', status: 200, body: JSON.parse(fixture(toolCall ? 'chat-completion-tool-calls.json' : 'chat-completion.json')) as unknown }
