@@ -5,7 +5,9 @@ import { uuidv7 } from '../events/ids.ts'
 import type { Dependencies } from './dependencies.ts'
 import { adminRoutes } from './admin/admin-routes.ts'
 import type { AdminRoutesOptions } from './admin/admin-routes.ts'
-import { errorsPlugin } from './plugins/errors.ts'
+import { GatewayError } from './errors.ts'
+import { answerClientError, answerFrameworkError, errorsPlugin } from './plugins/errors.ts'
+import { jsonBodyPlugin } from './plugins/json-body.ts'
 import { dashboardRoutes } from './routes/dashboard.ts'
 import { healthRoutes } from './routes/health.ts'
 import { messagesRoutes } from './routes/messages.ts'
@@ -17,6 +19,11 @@ export interface AppOptions {
   /** A pino logger; typed as Fastify's base logger so the instance keeps Fastify's default generics. */
   logger: FastifyBaseLogger
   bodyLimitBytes?: number
+  /**
+   * How long a client may take to send its whole request, headers and body; then Node answers 408 and
+   * closes the connection. Without it a client that trickles its body, or stops, holds a socket forever.
+   */
+  requestTimeoutMs?: number
   isDraining?: () => boolean
   /** The data plane (keys, routing, providers); without it the app serves only health probes. */
   gateway?: V1RoutesOptions
@@ -27,28 +34,67 @@ export interface AppOptions {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
+const REQUEST_TIMEOUT_MS = 60_000
 
 /** Builds the gateway; never listens (the entry point does), so tests drive it with `inject()`. */
 export function buildApp(options: AppOptions): FastifyInstance {
+  const requestTimeout = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS
   const app = Fastify({
     loggerInstance: options.logger,
     bodyLimit: options.bodyLimitBytes ?? 32 * 1024 * 1024,
+    requestTimeout,
+    http: {
+      // Node swaps the two timeouts when the headers' is the longer one: a body would then get 60 s.
+      headersTimeout: Math.min(60_000, requestTimeout),
+      // Node looks for timed-out requests every 30 s by default: often enough that the timeout holds.
+      connectionsCheckingInterval: Math.min(30_000, Math.ceil(requestTimeout / 4)),
+    },
+    clientErrorHandler: answerClientError,
+    frameworkErrors: answerFrameworkError,
     // A caller's request id is kept when it is safe to echo and log; otherwise we mint one.
     genReqId: (req) => {
       const given = req.headers['x-request-id']
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : uuidv7()
     },
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
-    return503OnClosing: true,
+    // Fastify's own 503 while closing is not in the OpenAI shape: the draining hook below answers instead.
+    return503OnClosing: false,
   })
+  const isDraining = options.isDraining ?? (() => false)
   app.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id)
+    // Shutting down: a request that still arrives (on a kept-alive connection) is refused, so a load balancer
+    // or client retries it elsewhere; the probes keep answering. Fastify adds `connection: close`.
+    if (isDraining() && request.url !== '/health' && request.url !== '/ready') {
+      done(new GatewayError('service_unavailable', 'The gateway is shutting down; retry the request'))
+      return
+    }
     done()
   })
+  // A streamed answer's handler goes on after its connection closed, to meter what was produced: closing waits
+  // for every /v1 handler to return, so none meters after the producer's last flush.
+  const running = new Set<Promise<unknown>>()
+  app.addHook('onRoute', (route) => {
+    if (!route.url.startsWith('/v1/')) return
+    const handle = route.handler
+    route.handler = function (request, reply) {
+      const result: unknown = handle.call(this, request, reply)
+      if (result instanceof Promise) {
+        running.add(result)
+        const settled = () => running.delete(result)
+        result.then(settled, settled)
+      }
+      return result
+    }
+  })
+  app.addHook('onClose', async () => {
+    await Promise.allSettled(running)
+  })
   void app.register(errorsPlugin)
+  void app.register(jsonBodyPlugin)
   const { deps } = options
   healthRoutes(app, {
-    isDraining: options.isDraining ?? (() => false),
+    isDraining,
     dependencies: [
       { name: 'sql', adapter: deps.sql.adapter, check: () => deps.sql.check() },
       { name: 'eventStore', adapter: deps.eventStore.adapter, check: () => deps.eventStore.check() },

@@ -41,6 +41,8 @@ export const ERROR_CODES = {
   provider_overloaded: { status: 503, type: 'service_unavailable_error' },
   provider_unavailable: { status: 503, type: 'service_unavailable_error' },
   body_too_large: { status: 413, type: 'invalid_request_error' },
+  request_timeout: { status: 408, type: 'invalid_request_error' },
+  headers_too_large: { status: 431, type: 'invalid_request_error' },
   unsupported_media_type: { status: 415, type: 'invalid_request_error' },
   service_unavailable: { status: 503, type: 'service_unavailable_error' },
   internal_error: { status: 500, type: 'api_error' },

@@ -3,6 +3,7 @@ import { z } from 'zod'
 import type { Actor } from '../../events/envelope.ts'
 import type { AnalyticsStore } from '../../analytics/analytics-store.ts'
 import type { SqlStore } from '../../infra/postgres/sql-store.ts'
+import { isStorableText, refuseUnstorableText } from '../api/text.ts'
 import { presentedSecret } from '../auth/api-keys.ts'
 import type { KeyResolver, Principal } from '../auth/api-keys.ts'
 import type { CommandContext, ControlPlane } from '../control/control-plane.ts'
@@ -74,7 +75,7 @@ export function defineRoute<P extends z.ZodType = NoInput, Q extends z.ZodType =
 }
 
 export const REASON_HEADER = 'x-supergate-reason'
-const reasonSchema = z.string().trim().min(1).max(1000)
+const reasonSchema = z.string().trim().min(1).max(1000).refine(isStorableText)
 
 /** The Fastify form of a path: `{id}` becomes `:id`, and a greedy last parameter a wildcard. */
 export function fastifyPath(route: Pick<AdminRoute, 'path' | 'greedyParam'>): string {
@@ -90,7 +91,7 @@ function reasonOf(request: FastifyRequest): string | null {
   const raw = request.headers[REASON_HEADER]
   if (raw === undefined) return null
   const parsed = reasonSchema.safeParse(raw)
-  if (!parsed.success) throw new GatewayError('invalid_request', `${REASON_HEADER} must be 1 to 1000 characters`, REASON_HEADER)
+  if (!parsed.success) throw new GatewayError('invalid_request', `${REASON_HEADER} must be 1 to 1000 characters of well-formed text`, REASON_HEADER)
   return parsed.data
 }
 
@@ -127,6 +128,8 @@ export function registerRoute(app: FastifyInstance, route: AdminRoute<z.ZodType,
         rawParams[route.greedyParam] = rawParams['*'] ?? ''
         delete rawParams['*']
       }
+      // Before any schema: text the stores cannot hold (NUL, lone surrogates) is the caller's error, by name.
+      refuseUnstorableText(rawParams)
       const parsedParams = params.parse(rawParams)
       if (route.access === 'platform') requirePlatform(principal)
       else if (route.access !== 'self') {
@@ -134,7 +137,9 @@ export function registerRoute(app: FastifyInstance, route: AdminRoute<z.ZodType,
         requirePermission(principal, tenantId, route.access)
         if (!(await services.controlPlane.tenantExists(tenantId))) throw noSuchTenant()
       }
+      refuseUnstorableText(request.query)
       const parsedQuery = query.parse(request.query ?? {})
+      if (route.body !== undefined) refuseUnstorableText(request.body)
       const parsedBody: unknown = route.body === undefined ? undefined : route.body.parse(request.body ?? {})
       const context: CommandContext = {
         actor: actorOf(principal),

@@ -63,7 +63,11 @@ export function withKeyLimits(tenant: TenantLimits | undefined, principal: Princ
   return { ...base, rateLimits }
 }
 
-/** Whole micro-USD a call may cost at most: its prompt and max output at the dearest of its models. */
+/**
+ * Whole micro-USD a call may cost at most: its prompt and max output at the dearest of its models. A cost
+ * past 2^53 micro-USD (a max_tokens in the trillions) is held as Number.MAX_SAFE_INTEGER: no budget or
+ * balance can hold that either, so the call is refused as over budget rather than failing.
+ */
 export function worstCaseCostMicroUsd(demand: CallDemand, override: (model: string) => PriceOverride | undefined): number {
   const usage: NormalizedUsage = {
     promptTokens: demand.maxPromptTokens ?? demand.promptTokens,
@@ -74,8 +78,17 @@ export function worstCaseCostMicroUsd(demand: CallDemand, override: (model: stri
     estimated: true,
   }
   let worst = 0
-  for (const model of demand.models) worst = Math.max(worst, costMicroUsd(model, usage, override(model)).costMicroUsd)
+  for (const model of demand.models) worst = Math.max(worst, saturatedCost(model, usage, override(model)))
   return worst
+}
+
+function saturatedCost(model: string, usage: NormalizedUsage, override: PriceOverride | undefined): number {
+  try {
+    return costMicroUsd(model, usage, override).costMicroUsd
+  } catch (error) {
+    if (error instanceof RangeError) return Number.MAX_SAFE_INTEGER
+    throw error
+  }
 }
 
 /** The scopes a principal's calls count towards, most specific first. */

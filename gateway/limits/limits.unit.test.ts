@@ -182,6 +182,14 @@ describe('Limits', () => {
     expect(refused.message).toContain('the prepaid balance')
   })
 
+  it('refuses as over budget, not as a failure, a call whose worst case passes 2^53 micro-USD', async () => {
+    // gpt-4o: 10 USD per million output tokens, so 2^53 tokens cost about 9 × 10^16 µUSD.
+    const huge: CallDemand = { ...demand, models: ['openai/gpt-4o'], maxOutputTokens: Number.MAX_SAFE_INTEGER }
+    expect(worstCaseCostMicroUsd(huge, () => undefined)).toBe(Number.MAX_SAFE_INTEGER)
+    const { limits } = setup(limitsOf({ budgets: [{ scope: 'tenant', period: 'day', limitMicroUsd: Number.MAX_SAFE_INTEGER - 1 }] }), new MemoryRateLimiter(), new Map())
+    expect(await refusal(limits.admit(principal, () => huge))).toMatchObject({ code: 'budget_exceeded', status: 402 })
+  })
+
   it('applies the tenant policy when the limiter cannot be reached, and reports it', async () => {
     const down: Admission = { admit: () => Promise.reject(new Error('ECONNREFUSED')), settle: () => Promise.reject(new Error('ECONNREFUSED')) }
     const rate = new Map([['tenant', { requestsPerMinute: 1, tokensPerMinute: null, concurrentRequests: null }]])

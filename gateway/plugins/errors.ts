@@ -1,8 +1,11 @@
+import { STATUS_CODES } from 'node:http'
+import type { Socket } from 'node:net'
 import fp from 'fastify-plugin'
-import type { FastifyError, FastifyInstance } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { ZodError } from 'zod'
 import { DomainError } from '../control/decider.ts'
 import { GatewayError } from '../errors.ts'
+import { SqlUnavailableError } from '../../infra/postgres/sql-store.ts'
 
 /** The control plane's rule violations, by kind: the message is written for the caller, so it is passed on. */
 const DOMAIN_CODES: Record<DomainError['kind'], GatewayError['code']> = {
@@ -24,6 +27,8 @@ const FASTIFY_CODES: Record<string, GatewayError['code']> = {
 export function toGatewayError(error: unknown): GatewayError {
   if (error instanceof GatewayError) return error
   if (error instanceof DomainError) return new GatewayError(DOMAIN_CODES[error.kind], error.message, error.param)
+  // The database is away (restarting, unreachable): a retry will do, and its address stays out of the answer.
+  if (error instanceof SqlUnavailableError) return new GatewayError('service_unavailable', 'The database is unavailable; retry shortly')
   if (error instanceof ZodError) {
     const issue = error.issues[0]
     if (issue?.code === 'unrecognized_keys') {
@@ -69,3 +74,33 @@ export const errorsPlugin = fp(
   },
   { name: 'supergate-errors', fastify: '5.x' },
 )
+
+/**
+ * Fastify's `frameworkErrors`: what its router refuses before any route or hook runs (a path that does not
+ * percent-decode, such as `/v1/models/%`), in the OpenAI shape rather than Fastify's own.
+ */
+export function answerFrameworkError(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const gatewayError = toGatewayError(error)
+  void reply.status(gatewayError.status).send(gatewayError.toBody())
+}
+
+/**
+ * Fastify's `clientErrorHandler`: what Node's HTTP parser refuses before a request exists (bytes that are
+ * not HTTP, headers too large, a request not received within the request timeout). Answered in the OpenAI
+ * shape, then the connection is closed, as Node and Fastify do by default.
+ */
+export function answerClientError(error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return
+  const gatewayError =
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? new GatewayError('request_timeout', 'The request was not received in time')
+      : error.code === 'HPE_HEADER_OVERFLOW'
+        ? new GatewayError('headers_too_large', 'The request headers are too large')
+        : new GatewayError('invalid_request', 'The request is not valid HTTP')
+  if (socket.writable) {
+    const body = JSON.stringify(gatewayError.toBody())
+    const head = [`HTTP/1.1 ${gatewayError.status} ${STATUS_CODES[gatewayError.status]}`, 'Connection: close', 'Content-Type: application/json; charset=utf-8', `Content-Length: ${Buffer.byteLength(body)}`]
+    socket.write(`${head.join('\r\n')}\r\n\r\n${body}`)
+  }
+  socket.destroy(error)
+}

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { chatCompletionRequest } from '../api/chat-completions.ts'
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../api/chat-completions.ts'
 import { embeddingsRequest } from '../api/embeddings.ts'
+import { isStorableText, unstorableText } from '../api/text.ts'
 import { presentedSecret } from '../auth/api-keys.ts'
 import type { KeyResolver, Principal } from '../auth/api-keys.ts'
 import { can } from '../control/roles.ts'
@@ -137,6 +138,7 @@ export function endUser(request: FastifyRequest, body: { user?: string | undefin
   const [user, param] = header !== undefined ? [header, END_USER_HEADER] : body.user !== undefined && body.user !== '' ? [body.user, 'user'] : [body.safety_identifier, 'safety_identifier']
   if (user === undefined || user === '') return null
   if (user.length > END_USER_MAX) throw new GatewayError('invalid_request', `The end-user id may be at most ${END_USER_MAX} characters`, param)
+  if (!isStorableText(user)) throw unstorableText(param)
   return user
 }
 
@@ -153,6 +155,8 @@ export function baseRecord(
   body: { model: string; stream?: boolean | null | undefined; user?: string | undefined; safety_identifier?: string | undefined },
 ): RecordBase {
   const user = endUser(request, body)
+  // The requested model goes into the usage event even when the call fails: it must be storable too.
+  if (!isStorableText(body.model)) throw unstorableText('model')
   return { requestId: request.id, tenantId: principal.tenantId, keyId: principal.keyId, projectId: principal.projectId ?? null, endpoint, model: body.model, stream: body.stream === true, user }
 }
 
@@ -379,7 +383,8 @@ export function v1Routes(app: FastifyInstance, options: V1RoutesOptions): void {
   const toModel = (m: { id: string; provider: string }) => ({ id: m.id, object: 'model' as const, created: 0, owned_by: m.provider })
   app.get('/v1/models', (request) => ({ object: 'list', data: proxy.router.list(request.principal!).map(toModel) }))
   app.get('/v1/models/*', (request) => {
-    const id = decodeURIComponent((request.params as { '*': string })['*'])
+    // The router has percent-decoded the id already: decoding it again would turn '%25' into a URIError.
+    const id = (request.params as { '*': string })['*']
     const found = proxy.router.list(request.principal!).find((m) => m.id === id || m.id.endsWith(`/${id}`))
     if (found === undefined) throw new GatewayError('model_not_found', `The model '${id}' does not exist or you do not have access to it.`, 'model')
     return toModel(found)

@@ -43,7 +43,8 @@ export class ModelRouter {
   }
 
   resolve(requested: string, principal: Principal, param = 'model'): ResolvedModel {
-    const target = this.#options.aliases[requested] ?? requested
+    // Own aliases only: `__proto__` or `constructor` must not find Object.prototype's members.
+    const target = Object.hasOwn(this.#options.aliases, requested) ? this.#options.aliases[requested]! : requested
     const resolved = this.#parse(target)
     if (resolved === undefined || !this.#options.isAvailable(resolved.provider.name, principal)) {
       throw new GatewayError('model_not_found', `The model '${requested}' does not exist or you do not have access to it.`, param)

@@ -24,6 +24,12 @@ describe('ModelRouter', () => {
     expect(() => router(['openai']).resolve('claude-sonnet-4-6', everyone)).toThrow(expect.objectContaining({ code: 'model_not_found' }))
   })
 
+  it('answers model_not_found for a model named after a member of Object.prototype', () => {
+    for (const name of ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf']) {
+      expect(() => router().resolve(name, everyone), name).toThrow(expect.objectContaining({ code: 'model_not_found' }))
+    }
+  })
+
   it('hides models a key may not use behind the same 404, and lists only the allowed ones', () => {
     const restricted = { ...everyone, allowedModels: ['openai/*', 'fast'] }
     const r = router()
