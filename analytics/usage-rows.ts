@@ -86,6 +86,17 @@ const EMPTY = {
  * UnreadableUsageEvent for an event the catalogue refuses: the sink parks it as a dead letter.
  */
 export function usageRow(message: unknown): UsageRow {
+  const row = rowOf(message)
+  // A lone surrogate in a client's user id or model name makes ClickHouse refuse the whole insert, which would
+  // hold the partition for ever: such a string is stored with U+FFFD in its place (the gateway refuses them at
+  // the door; this is for events written before it did, or by another producer).
+  for (const [field, value] of Object.entries(row)) {
+    if (typeof value === 'string' && !value.isWellFormed()) (row as Record<string, unknown>)[field] = value.toWellFormed()
+  }
+  return row
+}
+
+function rowOf(message: unknown): UsageRow {
   let event: ReturnType<typeof parseEvent>
   try {
     event = parseEvent(message)

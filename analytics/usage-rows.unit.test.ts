@@ -37,4 +37,9 @@ describe('usage events as fact rows', () => {
     const alert = buildEvent('alert.triggered', { ruleId: 'a', kind: 'absolute_spend', scope: 'tenant', period: 'day', threshold: 1, periodStart: '2026-11-24T00:00:00.000Z', spentMicroUsd: 2, budgetMicroUsd: null, webhook: false }, meta, at)
     expect(() => usageRow(alert)).toThrow(/not a usage fact/)
   })
+
+  it('stores a lone surrogate in a string as U+FFFD, so that ClickHouse takes the row', () => {
+    const rejected = buildEvent('request.rejected', { requestId: 'r', projectId: null, keyId: 'k', model: null, endpoint: 'chat.completions', reason: 'validation', errorCode: 'invalid_request', httpStatus: 400, user: 'u\ud800x' }, meta, at)
+    expect(usageRow(JSON.parse(JSON.stringify(rejected)))).toMatchObject({ user: 'u\ufffdx' })
+  })
 })
