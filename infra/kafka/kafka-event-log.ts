@@ -179,6 +179,9 @@ export class KafkaEventLog implements EventLog {
     const consumer = this.#kafka.consumer({
       groupId: options.groupId,
       sessionTimeout: 10_000,
+      // How long a rebalance waits for members to rejoin (kafkajs: 60 s). A member gone without leaving (a process
+      // stopped while the broker was down) holds every partition of the group that long; 15 s is ample for a live one.
+      rebalanceTimeout: 15_000,
       heartbeatInterval: 1_000,
       allowAutoTopicCreation: false,
       ...(options.maxBatchBytes === undefined ? {} : { maxBytesPerPartition: options.maxBatchBytes, maxBytes: Math.max(options.maxBatchBytes, 10_485_760) }),

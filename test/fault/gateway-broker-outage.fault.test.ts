@@ -1,17 +1,13 @@
 import { execFileSync } from 'node:child_process'
-import { randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { parseEvent } from '../../events/catalogue/registry.ts'
-import type { ConsumedMessage } from '../../events/event-log.ts'
-import { KafkaEventLog } from '../../infra/kafka/kafka-event-log.ts'
 import { startMock } from '../mocks/mock-server.ts'
 import type { RunningMock } from '../mocks/mock-server.ts'
 import { openAiMock } from '../mocks/openai.ts'
 import { startGateway } from '../support/gateway-process.ts'
-import { HELLO_COST_MICRO_USD, OutageClient } from '../support/outage-client.ts'
+import { eventsInKafka, HELLO_COST_MICRO_USD, OutageClient } from '../support/outage-client.ts'
 import type { Outcome } from '../support/outage-client.ts'
 import type { RunningGateway } from '../support/gateway-process.ts'
 
@@ -24,7 +20,6 @@ import type { RunningGateway } from '../support/gateway-process.ts'
 const repoRoot = new URL('../../', import.meta.url).pathname
 const kafka = (action: 'up' | 'down') => execFileSync('bash', ['infra/services.sh', action, 'kafka'], { cwd: repoRoot, stdio: ['ignore', 'inherit', 'inherit'] })
 const ADMIN = 'sg-admin-gateway-outage-token-000000001'
-const USAGE_TOPIC = 'supergate.usage.v1'
 const COST = HELLO_COST_MICRO_USD
 
 const dataDir = mkdtempSync(join(tmpdir(), 'sg-gateway-outage-'))
@@ -32,6 +27,14 @@ let mock: RunningMock
 let gateway: RunningGateway
 let kafkaDown = false
 const client = new OutageClient(() => gateway.url, ADMIN)
+
+/** When the stores fall short, what the gateway said and how far behind its consumers are: for the CI log. */
+async function dumpOnMismatch(served: number, found: { clickhouseRequests: number }): Promise<void> {
+  if (found.clickhouseRequests === served) return
+  const metrics = await (await fetch(`${gateway.url}/metrics`)).text().catch(() => '')
+  console.error(metrics.split('\n').filter((l) => l.startsWith('supergate_projection_lag') || l.startsWith('supergate_event')).join('\n'))
+  console.error(gateway.output().split('\n').slice(-60).join('\n'))
+}
 
 function env(): Record<string, string> {
   const services = inject('services')
@@ -60,37 +63,6 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true })
 })
 
-/** Every request.completed of the tenant on the usage topic, read from the start by a group of its own. */
-async function eventsInKafka(tenantId: string, atLeast: number): Promise<{ total: number; ids: Set<string>; requestIds: Map<string, number> }> {
-  const log = new KafkaEventLog({ brokers: inject('services').kafkaBrokers, clientId: 'gateway-outage-check' })
-  const mine: ConsumedMessage[] = []
-  const subscription = await log.subscribe({
-    groupId: `gateway-outage-check-${randomUUID()}`,
-    topics: [USAGE_TOPIC],
-    handleBatch: (batch) => {
-      for (const m of batch.messages) if (m.key === tenantId) mine.push(m)
-      return Promise.resolve()
-    },
-  })
-  try {
-    const completed = () => mine.filter((m) => m.headers['event-type'] === 'request.completed')
-    const deadline = Date.now() + 60_000
-    while (completed().length < atLeast && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200))
-    // A little longer, so that a copy behind the last first copy would be seen too.
-    await new Promise((r) => setTimeout(r, 2_000))
-    const events = completed().map((m) => parseEvent(JSON.parse(m.value.toString()) as unknown))
-    const requestIds = new Map<string, number>()
-    for (const e of events) {
-      const requestId = (e.data as { requestId: string }).requestId
-      requestIds.set(requestId, (requestIds.get(requestId) ?? 0) + 1)
-    }
-    return { total: events.length, ids: new Set(events.map((e) => e.id)), requestIds }
-  } finally {
-    await subscription.stop()
-    await log.close()
-  }
-}
-
 describe('Kafka stopped under load, through the gateway', () => {
   it('keeps serving; afterwards every served request is one event in Kafka, one fact in ClickHouse and its cost in Postgres', { timeout: 240_000 }, async () => {
     const t = await client.tenant(`outage-${Date.now()}`)
@@ -116,7 +88,7 @@ describe('Kafka stopped under load, through the gateway', () => {
     const fiveHundreds = outcomes.filter((o) => o.status >= 500 || o.status === 0).length
     expect(fiveHundreds).toBe(0)
     expect(whileDown).toBeGreaterThan(20)
-    const inKafka = await eventsInKafka(t.id, served.length)
+    const inKafka = await eventsInKafka(inject('services').kafkaBrokers, t.id, served.length)
     const found = await client.settledStores(t, served.length)
     const duplicates = inKafka.total - inKafka.ids.size
     console.error(
@@ -124,7 +96,7 @@ describe('Kafka stopped under load, through the gateway', () => {
         `events expected ${served.length}; in Kafka ${inKafka.ids.size} (${duplicates} duplicates), ClickHouse ${found.clickhouseRequests}, ` +
         `Postgres ${found.postgresSpent / COST} (${found.postgresSpent} µUSD); reconciled ${found.reconciled}`,
     )
-    if (found.postgresSpent !== served.length * COST) console.error(gateway.output().split('\n').slice(-40).join('\n'))
+    await dumpOnMismatch(served.length, found)
     expect(served.every((o) => inKafka.requestIds.get(o.requestId!) === 1)).toBe(true)
     expect({ kafka: inKafka.ids.size, duplicates, requestIds: inKafka.requestIds.size }).toEqual({ kafka: served.length, duplicates: 0, requestIds: served.length })
     expect(found).toEqual({ clickhouseRequests: served.length, clickhouseSpent: served.length * COST, postgresSpent: served.length * COST, reconciled: true })
@@ -144,8 +116,9 @@ describe('Kafka stopped under load, through the gateway', () => {
     kafka('up')
     kafkaDown = false
     gateway = await startGateway(env())
-    const inKafka = await eventsInKafka(t.id, served.length)
+    const inKafka = await eventsInKafka(inject('services').kafkaBrokers, t.id, served.length)
     const found = await client.settledStores(t, served.length)
+    await dumpOnMismatch(served.length, found)
     const duplicates = inKafka.total - inKafka.ids.size
     console.error(
       `[fault] gateway restarted with its spool: ${outcomes.length} requests, ${served.length} served, 0 × 5xx; events expected ${served.length}; ` +

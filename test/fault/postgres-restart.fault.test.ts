@@ -8,7 +8,7 @@ import type { RunningMock } from '../mocks/mock-server.ts'
 import { openAiMock } from '../mocks/openai.ts'
 import { startGateway } from '../support/gateway-process.ts'
 import type { RunningGateway } from '../support/gateway-process.ts'
-import { HELLO_COST_MICRO_USD, OutageClient } from '../support/outage-client.ts'
+import { eventsInKafka, HELLO_COST_MICRO_USD, OutageClient } from '../support/outage-client.ts'
 import type { Outcome } from '../support/outage-client.ts'
 
 /**
@@ -26,6 +26,14 @@ let mock: RunningMock
 let gateway: RunningGateway
 let postgresDown = false
 const client = new OutageClient(() => gateway.url, ADMIN)
+
+/** When the stores fall short, what the gateway said and how far behind its consumers are: for the CI log. */
+async function dumpOnMismatch(served: number, found: { clickhouseRequests: number }): Promise<void> {
+  if (found.clickhouseRequests === served) return
+  const metrics = await (await fetch(`${gateway.url}/metrics`)).text().catch(() => '')
+  console.error(metrics.split('\n').filter((l) => l.startsWith('supergate_projection_lag') || l.startsWith('supergate_event')).join('\n'))
+  console.error(gateway.output().split('\n').slice(-60).join('\n'))
+}
 
 beforeAll(async () => {
   mock = await startMock(openAiMock())
@@ -115,12 +123,14 @@ it('serves chat from its caches while PostgreSQL restarts, fails admin calls cle
   const served = outcomes.filter((o) => o.status === 200).length
   const chat5xx = outcomes.filter((o) => o.status >= 500 || o.status === 0)
   const adminFailures = admins.filter((a) => a.status !== 200)
+  const inKafka = await eventsInKafka(inject('services').kafkaBrokers, t.id, served)
   const found = await client.settledStores(t, served)
+  await dumpOnMismatch(served, found)
   console.error(
     `[fault] PostgreSQL down 5 s under load: ${outcomes.length} chat requests (${duringDown.chat.length} while down), ${served} served, ${chat5xx.length} chat 5xx; ` +
       `${admins.length} admin calls (${duringDown.admin.length} while down), statuses ${JSON.stringify(Object.fromEntries([...new Set(admins.map((a) => a.status))].map((s) => [s, admins.filter((a) => a.status === s).length])))}, ` +
       `slowest ${Math.round(Math.max(...admins.map((a) => a.ms)))} ms; admin back ${Math.round(recoveryMs)} ms after PostgreSQL; ` +
-      `events expected ${served}, ClickHouse ${found.clickhouseRequests}, Postgres ${found.postgresSpent / HELLO_COST_MICRO_USD}; reconciled ${found.reconciled}`,
+      `events expected ${served}, in Kafka ${inKafka.ids.size} (${inKafka.total - inKafka.ids.size} duplicates), ClickHouse ${found.clickhouseRequests}, Postgres ${found.postgresSpent / HELLO_COST_MICRO_USD}; reconciled ${found.reconciled}`,
   )
   // Chat: served throughout, no error at all.
   expect(duringDown.chat.length).toBeGreaterThan(20)
@@ -134,6 +144,7 @@ it('serves chat from its caches while PostgreSQL restarts, fails admin calls cle
     expect(failure.ms).toBeLessThan(15_000)
   }
   expect(recovered.status).toBe(200)
-  // Every served call, metered while PostgreSQL was away, reaches both stores once.
+  // Every served call, metered while PostgreSQL was away, is one event in Kafka and reaches both stores once.
+  expect({ kafka: inKafka.ids.size, duplicates: inKafka.total - inKafka.ids.size }).toEqual({ kafka: served, duplicates: 0 })
   expect(found).toEqual({ clickhouseRequests: served, clickhouseSpent: served * HELLO_COST_MICRO_USD, postgresSpent: served * HELLO_COST_MICRO_USD, reconciled: true })
 })

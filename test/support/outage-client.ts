@@ -1,3 +1,8 @@
+import { randomUUID } from 'node:crypto'
+import { parseEvent } from '../../events/catalogue/registry.ts'
+import type { ConsumedMessage } from '../../events/event-log.ts'
+import { KafkaEventLog } from '../../infra/kafka/kafka-event-log.ts'
+
 /**
  * A client of a running gateway for the fault suite: admin calls, a tenant with a developer and a billing key,
  * chat calls that record what the client saw, and what the stores hold for a tenant once they settle.
@@ -57,7 +62,7 @@ export class OutageClient {
   }
 
   /** Waits until ClickHouse and the Postgres balance hold `served` calls of HELLO_COST_MICRO_USD, then reads them again. */
-  async settledStores(t: { id: string; billing: string }, served: number, timeoutMs = 90_000) {
+  async settledStores(t: { id: string; billing: string }, served: number, timeoutMs = 150_000) {
     const read = async () => {
       const report = (await this.admin('GET', `/tenants/${t.id}/reports/chargeback?groupBy=model`, undefined, t.billing)) as { totals: { requests: number; costMicroUsd: number } }
       const balance = (await this.admin('GET', `/tenants/${t.id}/balance`, undefined, t.billing)) as { spentMicroUsd: number }
@@ -75,3 +80,35 @@ export class OutageClient {
     return read()
   }
 }
+
+/** Every request.completed of the tenant on the usage topic, read from the start by a group of its own. */
+export async function eventsInKafka(brokers: readonly string[], tenantId: string, atLeast: number): Promise<{ total: number; ids: Set<string>; requestIds: Map<string, number> }> {
+  const log = new KafkaEventLog({ brokers, clientId: 'outage-check' })
+  const mine: ConsumedMessage[] = []
+  const subscription = await log.subscribe({
+    groupId: `gateway-outage-check-${randomUUID()}`,
+    topics: ['supergate.usage.v1'],
+    handleBatch: (batch) => {
+      for (const m of batch.messages) if (m.key === tenantId) mine.push(m)
+      return Promise.resolve()
+    },
+  })
+  try {
+    const completed = () => mine.filter((m) => m.headers['event-type'] === 'request.completed')
+    const deadline = Date.now() + 60_000
+    while (completed().length < atLeast && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200))
+    // A little longer, so that a copy behind the last first copy would be seen too.
+    await new Promise((r) => setTimeout(r, 2_000))
+    const events = completed().map((m) => parseEvent(JSON.parse(m.value.toString()) as unknown))
+    const requestIds = new Map<string, number>()
+    for (const e of events) {
+      const requestId = (e.data as { requestId: string }).requestId
+      requestIds.set(requestId, (requestIds.get(requestId) ?? 0) + 1)
+    }
+    return { total: events.length, ids: new Set(events.map((e) => e.id)), requestIds }
+  } finally {
+    await subscription.stop()
+    await log.close()
+  }
+}
+
