@@ -1,4 +1,5 @@
 import type { ConsumedMessage, EventLog, MessageBatch, Subscription } from '../events/event-log.ts'
+import { assertNoGap } from '../projections/runner/projection-runner.ts'
 import type { SqlStore } from '../infra/postgres/sql-store.ts'
 import type { AnalyticsStore } from './analytics-store.ts'
 import { migrateAnalytics } from './schema.ts'
@@ -165,6 +166,11 @@ export class UsageSink {
       //    perhaps between the fact table and the views. Their rollups are rebuilt from the facts first.
       if (pending.length > 0) await rebuildRollups(this.#analytics, uniqueTenantDays(pending))
 
+      // A batch that starts past the stored offset would leave the events between unwritten for good.
+      for (const b of batches) {
+        const next = stored.get(`${b.topic}:${b.partition}`)
+        if (next !== undefined && next > 0) assertNoGap(this.name, b, next)
+      }
       const fresh = batches.flatMap((b) => b.messages.filter((m) => m.offset >= (stored.get(`${m.topic}:${m.partition}`) ?? 0)))
       const rows = new Map<string, { row: UsageRow; topic: string; partition: number }>()
       const unreadable: Unreadable[] = []

@@ -215,6 +215,12 @@ export class KafkaEventLog implements EventLog {
           const beating = setInterval(() => void payload.heartbeat().catch(() => {}), 1_000)
           try {
             await options.handleBatch({ topic: batch.topic, partition: batch.partition, messages })
+          } catch (error) {
+            // kafkajs may already hold the batches that follow (fetched ahead): without this, after a failed batch
+            // it can hand over the next one, and the failed one is never delivered again (seen in the fault suite,
+            // PostgreSQL restarted). Fetching resumes at the failed batch's first message.
+            consumer.seek({ topic: batch.topic, partition: batch.partition, offset: batch.messages[0]!.offset })
+            throw error
           } finally {
             clearInterval(beating)
           }

@@ -78,6 +78,20 @@ export function readEvents<T>(envelopes: readonly Envelope[], read: (envelope: E
   return out
 }
 
+/** The log handed over a batch that starts after the next message the consumer expects: it must not be applied. */
+export class OffsetGapError extends Error {
+  constructor(consumer: string, batch: MessageBatch, expected: number) {
+    super(`${consumer}: ${batch.topic}:${batch.partition} delivered from offset ${batch.messages[0]!.offset}, but ${expected} is next; not applied, delivered again`)
+    this.name = 'OffsetGapError'
+  }
+}
+
+/** Throws OffsetGapError when `batch` begins after `expected` (what the consumer stored as its next offset). */
+export function assertNoGap(consumer: string, batch: MessageBatch, expected: number): void {
+  const first = batch.messages[0]
+  if (first !== undefined && first.offset > expected) throw new OffsetGapError(consumer, batch, expected)
+}
+
 type Parsed = { message: ConsumedMessage; envelope: Envelope } | { message: ConsumedMessage; reason: string }
 
 function parseMessage(message: ConsumedMessage): Parsed {
@@ -167,7 +181,7 @@ export class ProjectionRunner {
       const generation = await this.#currentGeneration(tx, 'FOR SHARE')
       if (generation !== this.#generation) throw new StaleGenerationError(this.name, this.#generation, generation)
       // The row lock serialises two runners handed the same partition during a consumer-group rebalance.
-      await tx.query(
+      const created = await tx.query(
         `INSERT INTO projection_offsets (projection, topic, partition, next_offset) VALUES ($1, $2, $3, 0)
          ON CONFLICT DO NOTHING`,
         [this.name, batch.topic, batch.partition],
@@ -177,6 +191,8 @@ export class ProjectionRunner {
         [this.name, batch.topic, batch.partition],
       )
       const from = stored.rows[0]!.next_offset
+      // A batch that starts past the stored offset would leave the messages between unapplied for good.
+      if (created.rowCount === 0) assertNoGap(this.name, batch, Number(from))
       const fresh = batch.messages.filter((m) => m.offset >= from)
       if (fresh.length === 0) return
 
