@@ -1,5 +1,6 @@
 import type { ConsumedMessage } from '../events/event-log.ts'
 import type { SqlExecutor, SqlStore } from '../infra/postgres/sql-store.ts'
+import type { OffsetsLog } from '../projections/runner/offsets-log.ts'
 
 export interface Unreadable {
   message: ConsumedMessage
@@ -31,16 +32,19 @@ export type StoreOffsets = (fresh: readonly ConsumedMessage[], unreadable: reado
 export class SinkOffsets {
   readonly #sql: SqlStore
   readonly #name: string
+  /** Offsets are kept per log (migration 0013): those of the log the sink reads. */
+  readonly #log: OffsetsLog
 
-  constructor(sql: SqlStore, name: string) {
+  constructor(sql: SqlStore, name: string, log: OffsetsLog) {
     this.#sql = sql
     this.#name = name
+    this.#log = log
   }
 
   async stored(): Promise<Map<string, number>> {
     const rows = await this.#sql.query<{ topic: string; partition: number; next_offset: number | string }>(
-      'SELECT topic, partition, next_offset FROM projection_offsets WHERE projection = $1',
-      [this.#name],
+      'SELECT topic, partition, next_offset FROM projection_offsets WHERE projection = $1 AND log = $2',
+      [this.#name, await this.#log.id()],
     )
     return new Map(rows.rows.map((r) => [`${r.topic}:${r.partition}`, Number(r.next_offset)]))
   }
@@ -66,9 +70,10 @@ export class SinkOffsets {
     partitions: readonly { topic: string; partition: number }[],
     work: (stored: Map<string, number>, pending: PendingMark[], store: StoreOffsets) => Promise<T>,
   ): Promise<T> {
+    const log = await this.#log.id()
     if (this.#sql.adapter !== 'postgres') {
       return work(await this.stored(), await this.#pending(this.#sql), (fresh, unreadable, cleared) =>
-        this.#sql.transaction((tx) => this.#write(tx, fresh, unreadable, cleared)),
+        this.#sql.transaction((tx) => this.#write(tx, log, fresh, unreadable, cleared)),
       )
     }
     const withMarks = [...partitions, ...(await this.#pending(this.#sql))]
@@ -78,21 +83,21 @@ export class SinkOffsets {
     )
     return this.#sql.transaction(async (tx) => {
       await tx.query(
-        `INSERT INTO projection_offsets (projection, topic, partition, next_offset)
-         SELECT $1, * FROM unnest($2::text[], $3::int[], $4::bigint[]) ON CONFLICT DO NOTHING`,
-        [this.#name, sorted.map((p) => p.topic), sorted.map((p) => p.partition), sorted.map(() => 0)],
+        `INSERT INTO projection_offsets (projection, log, topic, partition, next_offset)
+         SELECT $1, $5, * FROM unnest($2::text[], $3::int[], $4::bigint[]) ON CONFLICT DO NOTHING`,
+        [this.#name, sorted.map((p) => p.topic), sorted.map((p) => p.partition), sorted.map(() => 0), log],
       )
       const locked = await tx.query<{ topic: string; partition: number; next_offset: number | string }>(
         `SELECT topic, partition, next_offset FROM projection_offsets
-         WHERE projection = $1 AND (topic, partition) IN (SELECT * FROM unnest($2::text[], $3::int[]))
+         WHERE projection = $1 AND log = $4 AND (topic, partition) IN (SELECT * FROM unnest($2::text[], $3::int[]))
          ORDER BY topic, partition FOR UPDATE`,
-        [this.#name, sorted.map((p) => p.topic), sorted.map((p) => p.partition)],
+        [this.#name, sorted.map((p) => p.topic), sorted.map((p) => p.partition), log],
       )
       const stored = new Map(locked.rows.map((r) => [`${r.topic}:${r.partition}`, Number(r.next_offset)]))
       // Read again under the locks: another gateway may have rebuilt and cleared some meanwhile.
       const held = new Set(sorted.map((p) => `${p.topic}:${p.partition}`))
       const pending = (await this.#pending(tx)).filter((m) => held.has(`${m.topic}:${m.partition}`))
-      return work(stored, pending, (fresh, unreadable, cleared) => this.#write(tx, fresh, unreadable, cleared))
+      return work(stored, pending, (fresh, unreadable, cleared) => this.#write(tx, log, fresh, unreadable, cleared))
     })
   }
 
@@ -104,7 +109,7 @@ export class SinkOffsets {
     return rows.rows.map((r) => ({ topic: r.topic, partition: r.partition, tenantId: r.tenant_id, day: String(r.day) }))
   }
 
-  async #write(tx: SqlExecutor, fresh: readonly ConsumedMessage[], unreadable: readonly Unreadable[], cleared: readonly PendingMark[]): Promise<void> {
+  async #write(tx: SqlExecutor, log: string, fresh: readonly ConsumedMessage[], unreadable: readonly Unreadable[], cleared: readonly PendingMark[]): Promise<void> {
     if (cleared.length > 0) {
       await tx.query(
         `DELETE FROM analytics_sink_pending WHERE consumer = $1
@@ -121,10 +126,10 @@ export class SinkOffsets {
     if (offsets.length > 0) {
       // GREATEST: an offset never moves backwards, whoever stores it.
       await tx.query(
-        `INSERT INTO projection_offsets (projection, topic, partition, next_offset)
-         SELECT $1, * FROM unnest($2::text[], $3::int[], $4::bigint[])
-         ON CONFLICT (projection, topic, partition) DO UPDATE SET next_offset = GREATEST(projection_offsets.next_offset, EXCLUDED.next_offset)`,
-        [this.#name, offsets.map((o) => o.topic), offsets.map((o) => o.partition), offsets.map((o) => o.offset)],
+        `INSERT INTO projection_offsets (projection, log, topic, partition, next_offset)
+         SELECT $1, $5, * FROM unnest($2::text[], $3::int[], $4::bigint[])
+         ON CONFLICT (projection, log, topic, partition) DO UPDATE SET next_offset = GREATEST(projection_offsets.next_offset, EXCLUDED.next_offset)`,
+        [this.#name, offsets.map((o) => o.topic), offsets.map((o) => o.partition), offsets.map((o) => o.offset), log],
       )
     }
     for (const { message, reason } of unreadable) {

@@ -6,6 +6,7 @@ import { migrateAnalytics } from './schema.ts'
 import { alreadyWritten, markWritten } from './sink-dedupe.ts'
 import { rebuildRollups } from './rollup-repair.ts'
 import type { TenantDay } from './rollup-repair.ts'
+import { OffsetsLog } from '../projections/runner/offsets-log.ts'
 import { SinkOffsets } from './sink-offsets.ts'
 import type { PendingMark, Unreadable } from './sink-offsets.ts'
 import { UnreadableUsageEvent, USAGE_FACT_TYPES, usageRow } from './usage-rows.ts'
@@ -84,7 +85,7 @@ export class UsageSink {
     this.#groupId = options.groupId ?? SINK_NAME
     this.name = this.#groupId
     // Offsets are kept per consumer group: two sinks of different groups (two ClickHouse targets) never share them.
-    this.#offsets = new SinkOffsets(options.sql, this.#groupId)
+    this.#offsets = new SinkOffsets(options.sql, this.#groupId, new OffsetsLog(options.eventLog, options.sql, this.#groupId))
     this.#maxRows = options.maxRows ?? 10_000
     this.#maxWaitMs = options.maxWaitMs ?? 1_000
     this.#idleMs = options.idleMs ?? 25

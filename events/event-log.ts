@@ -72,6 +72,13 @@ export interface EventLog {
    * exist (and it is not created).
    */
   endOffsets(topic: string): Promise<{ partition: number; next: number }[]>
+  /**
+   * Names the log that offsets are positions in: `in-process` for the embedded log (its messages live in the
+   * database that also stores the readers' offsets), `kafka:<cluster id>` for a Kafka cluster. A reader keeps
+   * its stored offsets per identity: offset 7 of one log says nothing about another log's topic of the same
+   * name, and taking it for that would skip the other log's first messages.
+   */
+  identity(): Promise<string>
   check(): Promise<void>
   close(): Promise<void>
 }

@@ -229,6 +229,10 @@ export class InProcessEventLog implements EventLog {
     return true
   }
 
+  identity(): Promise<string> {
+    return Promise.resolve('in-process')
+  }
+
   async endOffsets(topic: string): Promise<{ partition: number; next: number }[]> {
     const rows = await this.#sql.query<{ partition: number; next_offset: number | string }>(
       'SELECT partition, next_offset FROM event_log_partitions WHERE topic = $1 ORDER BY partition',

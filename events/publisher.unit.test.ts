@@ -46,6 +46,7 @@ class FakeEventLog implements EventLog {
   subscribe = () => Promise.reject(new Error('not used'))
   readTail = () => Promise.resolve([])
   endOffsets = () => Promise.resolve([])
+  identity = () => Promise.resolve('fake')
   check = () => Promise.resolve()
   close = () => Promise.resolve()
 }

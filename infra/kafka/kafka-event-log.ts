@@ -58,6 +58,7 @@ export class KafkaEventLog implements EventLog {
   readonly #tailTimeoutMs: number
   #producer: Promise<Producer> | undefined
   #admin: Promise<Admin> | undefined
+  #identity: Promise<string> | undefined
 
   constructor(options: KafkaEventLogOptions) {
     this.#clientId = options.clientId ?? 'supergate'
@@ -313,6 +314,17 @@ export class KafkaEventLog implements EventLog {
       await consumer.disconnect()
     }
     return [...found.values()].sort((a, b) => a.partition - b.partition)
+  }
+
+  /** `kafka:<cluster id>`: a cluster keeps its id across restarts; one formatted afresh is another log. */
+  identity(): Promise<string> {
+    this.#identity ??= this.#connectedAdmin()
+      .then(async (admin) => `kafka:${(await admin.describeCluster()).clusterId}`)
+      .catch((error: unknown) => {
+        this.#identity = undefined
+        throw error
+      })
+    return this.#identity
   }
 
   async check(): Promise<void> {

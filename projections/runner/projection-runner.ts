@@ -3,6 +3,7 @@ import { envelopeSchema } from '../../events/envelope.ts'
 import type { Envelope } from '../../events/envelope.ts'
 import type { ConsumedMessage, EventLog, MessageBatch, Subscription } from '../../events/event-log.ts'
 import type { SqlExecutor, SqlStore } from '../../infra/postgres/sql-store.ts'
+import { OffsetsLog } from './offsets-log.ts'
 
 /**
  * Thrown by a projection's reader (see `readEvents`) for an event whose data it cannot read: the runner
@@ -123,6 +124,7 @@ export class ProjectionRunner {
   readonly #topics: readonly string[]
   readonly #projection: Projection
   readonly #onError: ProjectionRunnerOptions['onError']
+  readonly #offsetsLog: OffsetsLog
   #subscription: Subscription | undefined
   #generation = 0
 
@@ -134,6 +136,7 @@ export class ProjectionRunner {
     this.#topics = options.topics
     this.#projection = options.projection
     this.#onError = options.onError
+    this.#offsetsLog = new OffsetsLog(options.eventLog, options.sql, options.name)
   }
 
   /** The consumer group of a generation: a rebuilt projection reads the log afresh through a new group. */
@@ -176,19 +179,20 @@ export class ProjectionRunner {
    */
   async applyBatch(batch: MessageBatch): Promise<void> {
     if (batch.messages.length === 0) return
+    const log = await this.#offsetsLog.id()
     await this.#sql.transaction(async (tx) => {
       // FOR SHARE: a rebuild (which updates this row) waits for the batch, and the batch for the rebuild.
       const generation = await this.#currentGeneration(tx, 'FOR SHARE')
       if (generation !== this.#generation) throw new StaleGenerationError(this.name, this.#generation, generation)
       // The row lock serialises two runners handed the same partition during a consumer-group rebalance.
       const created = await tx.query(
-        `INSERT INTO projection_offsets (projection, topic, partition, next_offset) VALUES ($1, $2, $3, 0)
+        `INSERT INTO projection_offsets (projection, log, topic, partition, next_offset) VALUES ($1, $4, $2, $3, 0)
          ON CONFLICT DO NOTHING`,
-        [this.name, batch.topic, batch.partition],
+        [this.name, batch.topic, batch.partition, log],
       )
       const stored = await tx.query<{ next_offset: number }>(
-        `SELECT next_offset FROM projection_offsets WHERE projection = $1 AND topic = $2 AND partition = $3 FOR UPDATE`,
-        [this.name, batch.topic, batch.partition],
+        `SELECT next_offset FROM projection_offsets WHERE projection = $1 AND log = $4 AND topic = $2 AND partition = $3 FOR UPDATE`,
+        [this.name, batch.topic, batch.partition, log],
       )
       const from = stored.rows[0]!.next_offset
       // A batch that starts past the stored offset would leave the messages between unapplied for good.
@@ -219,8 +223,8 @@ export class ProjectionRunner {
         if (message !== undefined) await this.#deadLetter(tx, message, `invalid ${envelope.type} v${envelope.version}: ${reason}`)
       }
       await tx.query(
-        'UPDATE projection_offsets SET next_offset = $4 WHERE projection = $1 AND topic = $2 AND partition = $3',
-        [this.name, batch.topic, batch.partition, fresh.at(-1)!.offset + 1],
+        'UPDATE projection_offsets SET next_offset = $4 WHERE projection = $1 AND log = $5 AND topic = $2 AND partition = $3',
+        [this.name, batch.topic, batch.partition, fresh.at(-1)!.offset + 1, log],
       )
     })
     // If the process dies here, the event log delivers the batch again and the stored offsets skip it.
@@ -256,8 +260,8 @@ export class ProjectionRunner {
    */
   async lag(): Promise<Record<string, number>> {
     const stored = await this.#sql.query<{ topic: string; partition: number; next_offset: number }>(
-      'SELECT topic, partition, next_offset FROM projection_offsets WHERE projection = $1 AND topic = ANY($2::text[])',
-      [this.name, [...this.#topics]],
+      'SELECT topic, partition, next_offset FROM projection_offsets WHERE projection = $1 AND log = $3 AND topic = ANY($2::text[])',
+      [this.name, [...this.#topics], await this.#offsetsLog.id()],
     )
     const applied = new Map(stored.rows.map((r) => [`${r.topic}:${r.partition}`, r.next_offset]))
     const lag: Record<string, number> = {}

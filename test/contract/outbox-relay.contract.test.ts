@@ -261,6 +261,7 @@ describe.each(adapters)('OutboxRelay contract: $name', (adapter) => {
       subscribe: (options) => log.subscribe(options),
       readTail: (t) => log.readTail(t),
       endOffsets: (t) => log.endOffsets(t),
+      identity: () => log.identity(),
       check: () => log.check(),
       close: () => log.close(),
     }

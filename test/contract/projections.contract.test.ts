@@ -18,6 +18,8 @@ interface Adapter {
   name: string
   openSql(): Promise<OpenedSqlStore>
   openLog(sql: SqlStore): EventLog
+  /** Another log on the same database, as after a deployment moved from the embedded log to Kafka or back. */
+  openOtherLog(sql: SqlStore): EventLog
 }
 
 const adapters: Adapter[] = [
@@ -25,11 +27,13 @@ const adapters: Adapter[] = [
     name: 'in-process log on PGlite',
     openSql: openPglite,
     openLog: (sql) => new InProcessEventLog(sql, { pollIntervalMs: 50, retryDelayMs: 20, batchSize: 4 }),
+    openOtherLog: () => new KafkaEventLog({ brokers: inject('services').kafkaBrokers, clientId: 'projections-contract' }),
   },
   {
     name: 'Kafka and PostgreSQL',
     openSql: () => openIsolatedPostgres(inject('services').databaseUrl),
     openLog: () => new KafkaEventLog({ brokers: inject('services').kafkaBrokers, clientId: 'projections-contract' }),
+    openOtherLog: (sql) => new InProcessEventLog(sql, { pollIntervalMs: 50, retryDelayMs: 20, batchSize: 4 }),
   },
 ]
 
@@ -256,6 +260,48 @@ describe.each(adapters)('Projections contract: $name', (adapter) => {
     await waitFor(() => Promise.resolve(batches.reduce((n, x) => n + x.messages.length, 0) >= appended), 'the tap to see every message')
     for (const batch of batches) await balances.applyBatch(batch)
     expect(await snapshot()).toEqual(before)
+  })
+
+  it('keeps its offsets per log: offsets stored reading another log on the same database skip nothing of this one', async () => {
+    const [a, b] = [`ta-${suffix}`, `tb-${suffix}`]
+    const other = adapter.openOtherLog(sql)
+    cleanups.push(() => other.close())
+    await other.ensureTopics([{ name: usageTopic, partitions: 3 }, { name: controlTopic, partitions: 1 }])
+    await other.append(controlTopic, [grant(a, 1_000), grant(a, 2_000), grant(a, 4_000), grant(a, 8_000)].map(toMessage))
+    const name = `balances-${suffix}`
+    const before = new ProjectionRunner({ name, eventLog: other, sql, topics: [usageTopic, controlTopic], projection: balancesProjection })
+    await before.start()
+    await caughtUp(before, 4)
+    await before.stop()
+
+    // This log's control partition has 3 messages: offset 4, stored above for the other log, must not apply here.
+    await publishMixedStream(a, b)
+    const after = runner('balances', balancesProjection)
+    await after.start()
+    await caughtUp(after, appended + 4)
+    expect(await readBalance(sql, a)).toMatchObject({ creditedMicroUsd: 12_500_000 + 15_000, spentMicroUsd: 1_545_678 })
+    expect(await readBalance(sql, b)).toMatchObject({ creditedMicroUsd: 1_000_000, spentMicroUsd: 999_999 })
+    expect(Object.values(await after.lag()).every((x) => x === 0)).toBe(true)
+  })
+
+  it('carries on from offsets stored before they were kept per log, claiming only those its log could have given', async () => {
+    const a = `ta-${suffix}`
+    const name = `balances-${suffix}`
+    await publish(controlTopic, [grant(a, 1_000), grant(a, 2_000), grant(a, 4_000)])
+    await publish(usageTopic, [completed(a, { projectId: 'p1', keyId: 'k1', cost: 5 })])
+    // As migration 0013 leaves a deployment's rows, without a log: the first two grants were applied; the usage
+    // partitions' offsets lie past their end, so they were not stored reading this log.
+    await sql.query(
+      `INSERT INTO projection_offsets (projection, topic, partition, next_offset) VALUES ($1, $2, 0, 2), ($1, $3, 0, 900), ($1, $3, 1, 900), ($1, $3, 2, 900)`,
+      [name, controlTopic, usageTopic],
+    )
+    const balances = runner('balances', balancesProjection)
+    await balances.start()
+    await expect.poll(() => readBalance(sql, a), { timeout: 45_000 }).toMatchObject({ creditedMicroUsd: 4_000, spentMicroUsd: 5 })
+    const rows = await sql.query<{ log: string; topic: string }>('SELECT log, topic FROM projection_offsets WHERE projection = $1', [name])
+    const id = await log.identity()
+    expect(rows.rows.filter((r) => r.log === id).map((r) => r.topic)).toEqual(expect.arrayContaining([controlTopic, usageTopic]))
+    expect(rows.rows.filter((r) => r.log === '').map((r) => r.topic)).toEqual([usageTopic, usageTopic, usageTopic])
   })
 
   it('reaches the same state when the projection throws mid-batch and the runner restarts', async () => {

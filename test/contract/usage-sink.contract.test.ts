@@ -109,7 +109,7 @@ function failingMarks(store: AnalyticsStore): AnalyticsStore & { armed: boolean 
 describe.each(stores)('analytics sink on $name', ({ open }) => {
   let store: AnalyticsStore
   let pg: OpenedSqlStore
-  const noLog = {} as EventLog
+  const noLog = { identity: () => Promise.resolve('test') } as EventLog
 
   beforeAll(async () => {
     store = await open()
@@ -203,6 +203,17 @@ describe.each(stores)('analytics sink on $name', ({ open }) => {
     const results = await Promise.all([a.flush([batch]), b.flush([batch])])
     expect(results.map((r) => r.inserted).sort()).toEqual([0, 2])
     expect(await totals(store, tenant)).toEqual({ facts: [2, 3_000], hourly: [2, 3_000], daily: [2, 3_000] })
+  })
+
+  it('keeps its offsets per log: what it stored reading one log does not make it skip the same partition of another', async () => {
+    const tenant = `ten_${randomUUID()}`
+    const embedded = new UsageSink({ eventLog: { identity: () => Promise.resolve('in-process') } as EventLog, analytics: store, sql: pg.store, topics: [] })
+    const kafka = new UsageSink({ eventLog: { identity: () => Promise.resolve('kafka:other-cluster') } as EventLog, analytics: store, sql: pg.store, topics: [] })
+    const partition = partitionSeq++
+    expect((await embedded.flush([batchOf([completed(tenant, 1), completed(tenant, 2), completed(tenant, 4)], 0, partition)])).inserted).toBe(3)
+    // The other log numbers its own messages from 0 on the same topic and partition: none of them are written yet.
+    expect((await kafka.flush([batchOf([completed(tenant, 10), completed(tenant, 20)], 0, partition)])).inserted).toBe(2)
+    expect(await totals(store, tenant)).toEqual({ facts: [5, 37], hourly: [5, 37], daily: [5, 37] })
   })
 
   it('rebuilds from the facts the rollups an insert missed part-way (a view that failed, a process killed), once', async () => {
