@@ -6,7 +6,8 @@
  */
 
 export interface AnalyticsStore {
-  readonly adapter: 'clickhouse' | 'chdb'
+  /** `none`: this process has no analytics store (analytics/unavailable-analytics-store.ts). */
+  readonly adapter: 'clickhouse' | 'chdb' | 'none'
   /** DDL and other statements without a result; `params` bind as in `query`. */
   command(sql: string, params?: Record<string, unknown>): Promise<void>
   insert<Row extends Record<string, unknown>>(table: string, rows: readonly Row[]): Promise<void>

@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import type { Logger } from 'pino'
 import type { AnalyticsStore } from '../analytics/analytics-store.ts'
+import { UnavailableAnalyticsStore } from '../analytics/unavailable-analytics-store.ts'
 import type { EventLog } from '../events/event-log.ts'
 import type { EventStore } from '../events/event-store.ts'
 import { InProcessEventLog } from '../events/in-process-event-log.ts'
@@ -33,7 +34,7 @@ export function embeddedPath(config: Pick<Config, 'dataDir'>, name: string): str
  * Opens every dependency, migrating the SQL store first. If one fails to open, those already open are
  * closed again before the error propagates, so a failed start leaves no connection behind.
  */
-export async function openDependencies(config: Config, logger: Logger): Promise<Dependencies> {
+export async function openDependencies(config: Config, logger: Logger, options: { analytics?: boolean } = {}): Promise<Dependencies> {
   const opened: { close(): Promise<void> }[] = []
   const track = <T extends { close(): Promise<void> }>(dep: T): T => {
     opened.push(dep)
@@ -58,13 +59,16 @@ export async function openDependencies(config: Config, logger: Logger): Promise<
     const rateLimiter = track(
       config.redisUrl === undefined ? new MemoryRateLimiter() : new RedisRateLimiter({ url: config.redisUrl }),
     )
-    const analytics = track(
-      await ClickHouseAnalyticsStore.open(
-        config.clickhouseUrl === undefined
-          ? { chdbPath: embeddedPath(config, 'chdb') ?? ':memory:' }
-          : { url: config.clickhouseUrl },
-      ),
-    )
+    const analytics =
+      options.analytics === false
+        ? new UnavailableAnalyticsStore(
+            'Usage reports are not available in this process: set SUPERGATE_CLICKHOUSE_URL to a ClickHouse server (embedded chdb belongs to the sink process)',
+          )
+        : track(
+            await ClickHouseAnalyticsStore.open(
+              config.clickhouseUrl === undefined ? { chdbPath: embeddedPath(config, 'chdb') ?? ':memory:' } : { url: config.clickhouseUrl },
+            ),
+          )
     return { sql, eventStore, eventLog, rateLimiter, analytics }
   } catch (error) {
     await Promise.allSettled(opened.reverse().map((d) => d.close()))

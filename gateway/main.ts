@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
@@ -6,6 +7,8 @@ import type { Config } from '../infra/config/config.ts'
 import { createLogger } from '../infra/telemetry/logger.ts'
 import { buildApp } from './app.ts'
 import { closeDependencies, openDependencies } from './dependencies.ts'
+import { parseRole, roleParts, UnknownRoleError } from './roles.ts'
+import type { Role } from './roles.ts'
 import { createGateway } from './wiring.ts'
 
 /**
@@ -48,15 +51,18 @@ const FLUSH_AFTER_DEADLINE_MS = 5_000
 
 async function main(): Promise<void> {
   let config: Config
+  let role: Role
   try {
+    role = parseRole(process.argv.slice(2))
     config = loadConfig()
   } catch (error) {
-    if (error instanceof ConfigError) {
+    if (error instanceof ConfigError || error instanceof UnknownRoleError) {
       console.error(error.message)
-      process.exit(1)
+      process.exit(error instanceof UnknownRoleError ? 2 : 1)
     }
     throw error
   }
+  const parts = roleParts(role, config)
   const logger = createLogger({ level: config.logLevel })
   if (config.unknownVariables.length > 0) {
     logger.warn({ variables: config.unknownVariables }, 'ignoring unknown SUPERGATE_ variables (typos?)')
@@ -65,15 +71,21 @@ async function main(): Promise<void> {
   if (admin.generatedAt !== undefined) logger.info({ file: admin.generatedAt }, 'generated a bootstrap admin token')
   if (admin.token === undefined) logger.warn('SUPERGATE_ADMIN_TOKEN is unset: no bootstrap admin access')
 
-  const deps = await openDependencies(config, logger)
+  const deps = await openDependencies(config, logger, { analytics: parts.analytics })
   let draining = false
-  const gateway = createGateway(config, { logger, deps, masterKeys: masterKeys(config), ...(admin.token === undefined ? {} : { adminToken: admin.token }) })
+  const gateway = createGateway(config, { logger, deps, parts, masterKeys: masterKeys(config), ...(admin.token === undefined ? {} : { adminToken: admin.token }) })
   await gateway.start()
+  // A worker (projections, sink) serves its probes and metrics only.
+  const api = parts.api
+    ? {
+        gateway,
+        admin: { controlPlane: gateway.controlPlane, keys: gateway.keys, sql: deps.sql, analytics: { store: deps.analytics, pending: () => gateway.pending() } },
+      }
+    : {}
   const app = buildApp({
     deps,
     logger,
-    gateway,
-    admin: { controlPlane: gateway.controlPlane, keys: gateway.keys, sql: deps.sql, analytics: { store: deps.analytics, pending: () => gateway.pending() } },
+    ...api,
     bodyLimitBytes: config.bodyLimitBytes,
     isDraining: () => draining,
     metrics: gateway.metrics,
@@ -81,6 +93,7 @@ async function main(): Promise<void> {
   await app.listen({ port: config.port, host: config.host })
   logger.info(
     {
+      role,
       node: process.version,
       adapters: {
         sql: deps.sql.adapter,

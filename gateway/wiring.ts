@@ -36,6 +36,7 @@ import { CircuitBreakers } from './routing/circuit-breaker.ts'
 import { ModelRouter } from './routing/models.ts'
 import type { V1RoutesOptions } from './routes/v1.ts'
 import type { MasterKey } from './security/envelope-encryption.ts'
+import type { RoleParts } from './roles.ts'
 import { UpstreamClient } from './upstream/client.ts'
 
 export interface GatewayParts extends V1RoutesOptions {
@@ -69,12 +70,15 @@ export interface GatewayOptions {
   adapters?: readonly ProviderAdapter[]
   /** How often each process looks for control changes (revoked keys, new credentials). */
   authPollIntervalMs?: number
+  /** What this process runs (gateway/roles.ts); everything its configuration allows when absent. */
+  parts?: Omit<RoleParts, 'analytics'>
 }
 
 /** The gateway's parts: data plane (keys, credentials, routing, upstream HTTP, breakers) and control plane. */
 export function createGateway(config: Config, options: GatewayOptions): GatewayParts {
   const adapters = options.adapters ?? ADAPTERS
   const { deps, logger } = options
+  const parts = options.parts ?? { api: true, projections: config.projections, sink: config.projections, relay: config.outboxRelay }
   const configCredentials = new ConfigCredentials(config.providers, adapters)
   const configKeys = new ConfigKeyResolver(config.apiKeys, options.adminToken)
   const masterKeys = () => options.masterKeys ?? []
@@ -82,7 +86,7 @@ export function createGateway(config: Config, options: GatewayOptions): GatewayP
     alsoApply: appendAuditRecords,
     onError: (err) => logger.error({ err }, 'control projection failed; retrying'),
   })
-  const relay = config.outboxRelay
+  const relay = parts.relay
     ? new OutboxRelay({
         eventStore: deps.eventStore,
         eventLog: deps.eventLog,
@@ -206,13 +210,22 @@ export function createGateway(config: Config, options: GatewayOptions): GatewayP
         return 0
       }
     },
-    metrics: createMetrics({ publisher, runners: [...runners, sink], analyticsRowsWritten: () => sink.written, limiterUnavailable: () => limiterUnavailable }),
+    // Lag is reported by the process that does the following: every gateway of a deployment would repeat it.
+    metrics: createMetrics({
+      publisher,
+      runners: [...(parts.projections ? runners : []), ...(parts.sink ? [sink] : [])],
+      ...(parts.sink ? { analyticsRowsWritten: () => sink.written } : {}),
+      limiterUnavailable: () => limiterUnavailable,
+    }),
     controlPlane,
     projector,
     auth,
     start: async () => {
-      projector.start()
-      auth.start()
+      // The read models of the control plane and the auth cache serve the APIs.
+      if (parts.api) {
+        projector.start()
+        auth.start()
+      }
       // The relay needs the event log to find where to resume; an unreachable broker must not keep the
       // gateway from serving, so it keeps trying in the background (events wait safely in the store).
       const startRelay = async (): Promise<void> => {
@@ -235,7 +248,7 @@ export function createGateway(config: Config, options: GatewayOptions): GatewayP
           sinkRetry = setTimeout(() => void startSink(), 5_000)
         }
       }
-      // Projections need their topics; with Kafka unreachable they start once it answers.
+      // Projections and the sink need their topics; with Kafka unreachable they start once it answers.
       const startRunners = async (): Promise<void> => {
         if (closed) return
         try {
@@ -244,23 +257,21 @@ export function createGateway(config: Config, options: GatewayOptions): GatewayP
             { name: USAGE_TOPIC, partitions: 3 },
             { name: ALERTS_TOPIC, partitions: 3 },
           ])
-          for (const runner of runners) {
+          for (const runner of parts.projections ? runners : []) {
             if (started.has(runner)) continue
             await runner.start()
             started.add(runner)
           }
-          alertEvents.start()
-          void startSink()
+          if (parts.projections) alertEvents.start()
+          if (parts.sink) void startSink()
         } catch (err) {
           logger.error({ err }, 'projections could not start; retrying in 5 s')
           runnersRetry = setTimeout(() => void startRunners(), 5_000)
         }
       }
-      // A process may leave the projections, the alert relay and webhooks to another process of the deployment.
-      if (config.projections) {
-        void startRunners()
-        webhooks.start()
-      }
+      // A process may leave the projections, the alert relay, webhooks and the sink to other processes of the deployment.
+      if (parts.projections || parts.sink) void startRunners()
+      if (parts.projections) webhooks.start()
       return Promise.resolve()
     },
     close: async () => {

@@ -6,6 +6,7 @@ import { ZodError } from 'zod'
 import { DomainError } from '../control/decider.ts'
 import { GatewayError } from '../errors.ts'
 import { SqlUnavailableError } from '../../infra/postgres/sql-store.ts'
+import { AnalyticsUnavailableError } from '../../analytics/unavailable-analytics-store.ts'
 
 /** The control plane's rule violations, by kind: the message is written for the caller, so it is passed on. */
 const DOMAIN_CODES: Record<DomainError['kind'], GatewayError['code']> = {
@@ -29,6 +30,7 @@ export function toGatewayError(error: unknown): GatewayError {
   if (error instanceof DomainError) return new GatewayError(DOMAIN_CODES[error.kind], error.message, error.param)
   // The database is away (restarting, unreachable): a retry will do, and its address stays out of the answer.
   if (error instanceof SqlUnavailableError) return new GatewayError('service_unavailable', 'The database is unavailable; retry shortly')
+  if (error instanceof AnalyticsUnavailableError) return new GatewayError('service_unavailable', error.message)
   if (error instanceof ZodError) {
     const issue = error.issues[0]
     if (issue?.code === 'unrecognized_keys') {

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process'
 import { createServer } from 'node:net'
+import type { Role } from '../../gateway/roles.ts'
 import { pinned } from './cpu-affinity.ts'
 
 const repoRoot = new URL('../../', import.meta.url).pathname
@@ -26,14 +27,14 @@ export interface RunningGateway {
 /**
  * The gateway as its own process (`node gateway/main.ts`, on this test run's Node 24), with only the
  * SUPERGATE_ settings given: embedded in memory unless service URLs are passed; on the given cores only when
- * `cpus` is set (`taskset -c`).
+ * `cpus` is set (`taskset -c`); as one role of a split deployment when `role` is set (gateway/roles.ts).
  */
-export async function startGateway(env: Record<string, string>, options: { cpus?: string } = {}): Promise<RunningGateway> {
+export async function startGateway(env: Record<string, string>, options: { cpus?: string; role?: Role } = {}): Promise<RunningGateway> {
   const port = await freePort()
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('SUPERGATE_')))
   // GATEWAY_NODE_ARGS adds Node flags to the gateway process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile a bench.
   const nodeArgs = (process.env.GATEWAY_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')
-  const [command, args] = pinned(process.execPath, [...nodeArgs, 'gateway/main.ts'], options.cpus)
+  const [command, args] = pinned(process.execPath, [...nodeArgs, 'gateway/main.ts', ...(options.role === undefined ? [] : [options.role])], options.cpus)
   const child = spawn(command, args, {
     cwd: repoRoot,
     env: { ...inherited, SUPERGATE_PORT: String(port), SUPERGATE_DATA_DIR: ':memory:', SUPERGATE_LOG_LEVEL: 'info', ...env },

@@ -8,6 +8,7 @@ import { GatewayError } from '../../errors.ts'
 import type { AdminServices } from '../route.ts'
 import { defineRoute } from '../route.ts'
 import { tenantParams } from '../schemas.ts'
+import { AnalyticsUnavailableError } from '../../../analytics/unavailable-analytics-store.ts'
 
 const DAY_MS = 86_400_000
 /** Longest span of one report: finance asks for a year; hourly series beyond a quarter are unreadable. */
@@ -101,6 +102,7 @@ async function fromAnalytics<T>(read: () => Promise<T>): Promise<T> {
     return await read()
   } catch (error) {
     if (error instanceof GatewayError) throw error
+    if (error instanceof AnalyticsUnavailableError) throw new GatewayError('service_unavailable', error.message)
     if (error instanceof RangeError) throw new GatewayError('invalid_request', `${error.message}: ask for a shorter range or a finer grouping`)
     throw new GatewayError('service_unavailable', 'The analytics store (ClickHouse) did not answer; try again shortly')
   }
