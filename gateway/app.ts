@@ -1,6 +1,6 @@
 import Fastify, { LogController } from 'fastify'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
-import type { Registry } from 'prom-client'
+import type { MetricsEndpoint } from '../infra/telemetry/metrics.ts'
 import { uuidv7 } from '../events/ids.ts'
 import type { Dependencies } from './dependencies.ts'
 import { adminRoutes } from './admin/admin-routes.ts'
@@ -30,7 +30,7 @@ export interface AppOptions {
   /** The admin API (control plane); without it /admin/v1 does not exist. */
   admin?: AdminRoutesOptions
   /** Served as Prometheus text at /metrics. */
-  metrics?: Registry
+  metrics?: MetricsEndpoint
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/

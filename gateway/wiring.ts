@@ -2,10 +2,11 @@ import type { Logger } from 'pino'
 import type { Config } from '../infra/config/config.ts'
 import { join } from 'node:path'
 import { CONTROL_TOPIC } from '../events/envelope.ts'
-import type { Registry } from 'prom-client'
 import { OutboxRelay } from '../events/outbox-relay.ts'
 import { UsageSink } from '../analytics/usage-sink.ts'
 import { createMetrics } from '../infra/telemetry/metrics.ts'
+import type { MetricsEndpoint } from '../infra/telemetry/metrics.ts'
+import { RequestMetrics } from '../infra/telemetry/request-metrics.ts'
 import { EventPublisher } from '../events/publisher.ts'
 import { appendAuditRecords } from '../projections/audit/audit-trail.ts'
 import { alertsProjection } from '../projections/alerts/alerts-projection.ts'
@@ -38,6 +39,7 @@ import type { V1RoutesOptions } from './routes/v1.ts'
 import type { MasterKey } from './security/envelope-encryption.ts'
 import type { RoleParts } from './roles.ts'
 import { UpstreamClient } from './upstream/client.ts'
+import type { UpstreamFailure } from './upstream/client.ts'
 
 export interface GatewayParts extends V1RoutesOptions {
   controlPlane: ControlPlane
@@ -54,8 +56,8 @@ export interface GatewayParts extends V1RoutesOptions {
   defaultMaxOutputTokens: number
   cache: ResponseCache
   price: (tenantId: string, model: string, usage: NormalizedUsage) => number
-  /** Prometheus metrics: projection lag, the publisher's queue and spool. */
-  metrics: Registry
+  /** Prometheus metrics: calls, latency, tokens, spend, cache, rejections, upstream errors, breakers; the publisher's queue and spool; lag. */
+  metrics: MetricsEndpoint
   /** Starts the background work: the read-model projector, the auth cache's change feed and the outbox relay. */
   start(): Promise<void>
   close(): Promise<void>
@@ -173,14 +175,18 @@ export function createGateway(config: Config, options: GatewayOptions): GatewayP
   const client = new UpstreamClient(config.upstream)
   const localEmbedder = new WorkerEmbedder()
   const router = new ModelRouter({ adapters, aliases: config.modelAliases, isAvailable: (p, principal) => auth.has(p, principal) })
+  const catalogue = new Set([...adapters.flatMap((a) => a.models.map((m) => `${a.name}/${m.id}`)), ...Object.values(config.modelAliases)])
+  const requestMetrics = new RequestMetrics({ keyLabels: config.metricsKeyLabels, catalogue })
+  const breakers = new CircuitBreakers({ threshold: config.breaker.failures, cooldownMs: config.breaker.cooldownMs })
   const proxy = {
     router,
     credentials: auth,
     client,
-    breakers: new CircuitBreakers({ threshold: config.breaker.failures, cooldownMs: config.breaker.cooldownMs }),
+    breakers,
     retries: config.upstream.retries,
+    onUpstreamFailure: (provider: string, failure: UpstreamFailure) => requestMetrics.upstreamFailure(provider, failureKind(failure)),
   }
-  const meter = options.meter ?? eventMeter(publisher, logger, (tenantId, model) => auth.priceOverride(tenantId, model))
+  const meter = options.meter ?? eventMeter(publisher, logger, (tenantId, model) => auth.priceOverride(tenantId, model), requestMetrics)
   const cacheStore = new SqlCacheStore(deps.sql)
   const cache = new ResponseCache({
     store: cacheStore,
@@ -216,6 +222,7 @@ export function createGateway(config: Config, options: GatewayOptions): GatewayP
       runners: [...(parts.projections ? runners : []), ...(parts.sink ? [sink] : [])],
       ...(parts.sink ? { analyticsRowsWritten: () => sink.written } : {}),
       limiterUnavailable: () => limiterUnavailable,
+      ...(parts.api ? { breakers: () => breakers.notClosed(), requests: requestMetrics } : {}),
     }),
     controlPlane,
     projector,
@@ -290,4 +297,14 @@ export function createGateway(config: Config, options: GatewayOptions): GatewayP
       await localEmbedder.close()
     },
   }
+}
+
+/** A failed attempt as a bounded label: how the transport failed, or the provider's answer by class. */
+function failureKind(failure: UpstreamFailure): string {
+  if (failure.transport !== undefined) return failure.transport
+  if (failure.error.overloaded === true) return 'overloaded'
+  const status = failure.error.upstreamStatus
+  if (status === 429) return '429'
+  if (status === 0) return 'stream_error'
+  return status >= 500 ? '5xx' : '4xx'
 }

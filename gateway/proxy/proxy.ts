@@ -11,7 +11,7 @@ import { SseParser } from '../providers/sse.ts'
 import type { CallContext, NormalizedUsage, ProviderCredential, ProviderName } from '../providers/types.ts'
 import type { CircuitBreakers } from '../routing/circuit-breaker.ts'
 import { dispatch } from '../routing/dispatch.ts'
-import type { Target } from '../routing/dispatch.ts'
+import type { DispatchOptions, Target } from '../routing/dispatch.ts'
 import type { ModelRouter } from '../routing/models.ts'
 import { UpstreamFailure, parseBody, transportFailure } from '../upstream/client.ts'
 import type { UpstreamClient, UpstreamResponse } from '../upstream/client.ts'
@@ -29,6 +29,8 @@ export interface ProxyDeps {
   client: UpstreamClient
   breakers: CircuitBreakers
   retries: number
+  /** Told of every failed attempt at a provider (for /metrics). */
+  onUpstreamFailure?: DispatchOptions['onUpstreamFailure']
 }
 
 export interface CallInfo {
@@ -98,7 +100,7 @@ export interface ChatOutcome {
 /** A non-streamed chat completion, with retries and fallbacks. */
 export async function completeChat(deps: ProxyDeps, request: ChatCompletionRequest, call: CallInfo): Promise<ChatOutcome> {
   const targets = targetsFor(deps, request.model, call)
-  const { result, target, attempts } = await dispatch(targets, { breakers: deps.breakers, retries: deps.retries }, async (t) => {
+  const { result, target, attempts } = await dispatch(targets, { breakers: deps.breakers, retries: deps.retries, onUpstreamFailure: deps.onUpstreamFailure }, async (t) => {
     const ctx = contextFor(t, call)
     const upstream = t.resolved.provider.chat.buildRequest(request, { ...ctx, stream: false })
     const body = await successBody(t, await deps.client.send(upstream, call.signal))
@@ -127,7 +129,7 @@ export interface ChatStream {
  */
 export async function streamChat(deps: ProxyDeps, request: ChatCompletionRequest, call: CallInfo): Promise<ChatStream> {
   const targets = targetsFor(deps, request.model, call)
-  const { result, target, attempts } = await dispatch(targets, { breakers: deps.breakers, retries: deps.retries }, async (t) => {
+  const { result, target, attempts } = await dispatch(targets, { breakers: deps.breakers, retries: deps.retries, onUpstreamFailure: deps.onUpstreamFailure }, async (t) => {
     const ctx = contextFor(t, call)
     const upstream = t.resolved.provider.chat.buildRequest(request, { ...ctx, stream: true })
     const response = await deps.client.send(upstream, call.signal)
@@ -209,7 +211,7 @@ export async function createEmbeddings(deps: ProxyDeps, request: EmbeddingsReque
     }
   }
   const count = typeof request.input === 'string' ? 1 : request.input.length
-  const { result, target, attempts } = await dispatch(targets, { breakers: deps.breakers, retries: deps.retries }, async (t) => {
+  const { result, target, attempts } = await dispatch(targets, { breakers: deps.breakers, retries: deps.retries, onUpstreamFailure: deps.onUpstreamFailure }, async (t) => {
     const ctx = contextFor(t, call)
     const embeddings = t.resolved.provider.embeddings!
     const body = await successBody(t, await deps.client.send(embeddings.buildRequest(request, ctx), call.signal))

@@ -28,16 +28,24 @@ function rejectionReason(entry: UsageRecord): 'auth' | 'rate_limit' | 'budget' |
   return 'validation'
 }
 
+/** Told of each call as it is metered, with what it cost: the request metrics (infra/telemetry/request-metrics.ts). */
+export interface MeterObserver {
+  metered(entry: UsageRecord, costMicroUsd: number): void
+  rejected(entry: UsageRecord, reason: string): void
+}
+
 export function eventMeter(
   publisher: EventPublisher,
   logger: Logger,
   priceOverride: (tenantId: string, model: string) => PriceOverride | undefined = () => undefined,
+  observer?: MeterObserver,
 ): UsageMeter {
   const record = (entry: UsageRecord): void => {
     const meta = { tenantId: entry.tenantId, correlationId: entry.requestId, actor: { type: 'key' as const, id: entry.keyId } }
     const reason = rejectionReason(entry)
     if (reason !== undefined) {
       logger.info({ rejected: { requestId: entry.requestId, errorCode: entry.errorCode, reason } }, 'call rejected')
+      observer?.rejected(entry, reason)
       publisher.publish(
         buildEvent(
           'request.rejected',
@@ -83,6 +91,7 @@ export function eventMeter(
     // The end user's id is often an e-mail address: it goes to the events (chargeback), not to the logs.
     const { user: _user, ...logged } = entry
     logger.info({ metered: { ...logged, endUser: entry.user !== null, latencyMs: Math.round(entry.latencyMs), costMicroUsd: priced.costMicroUsd } }, 'call metered')
+    observer?.metered(entry, priced.costMicroUsd)
     publisher.publish(
       buildEvent(
         'request.completed',

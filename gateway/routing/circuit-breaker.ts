@@ -47,6 +47,22 @@ export class CircuitBreakers {
     this.#states.set(key, state)
   }
 
+  /**
+   * Breakers not closed, counted by provider and state, for /metrics: keys hold a credential's fingerprint
+   * (one breaker per tenant's own key), too many to be labels. Keys are `<provider>:<fingerprint>`.
+   */
+  notClosed(): Record<string, { open: number; 'half-open': number }> {
+    const counts: Record<string, { open: number; 'half-open': number }> = {}
+    for (const key of this.#states.keys()) {
+      const state = this.state(key)
+      if (state === 'closed') continue
+      const provider = key.slice(0, key.indexOf(':'))
+      counts[provider] ??= { open: 0, 'half-open': 0 }
+      counts[provider][state]++
+    }
+    return counts
+  }
+
   /** For /metrics and tests: 'closed' | 'open' | 'half-open'. */
   state(key: string): 'closed' | 'open' | 'half-open' {
     const state = this.#states.get(key)

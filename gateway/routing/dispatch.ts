@@ -22,6 +22,8 @@ export interface DispatchOptions {
   maxRetryAfterMs?: number
   random?: () => number
   sleep?: (ms: number) => Promise<void>
+  /** Told of every failed attempt at a provider, retried or not (for /metrics). */
+  onUpstreamFailure?: (provider: string, failure: UpstreamFailure) => void
 }
 
 export interface Dispatched<T> {
@@ -64,6 +66,7 @@ export async function dispatch<T>(targets: readonly Target[], options: DispatchO
         return { result, target, attempts }
       } catch (error) {
         if (!(error instanceof UpstreamFailure)) throw error
+        options.onUpstreamFailure?.(target.resolved.provider.name, error)
         last = { target, failure: error }
         if (!isRetryable(error.error)) throw toClientError(target.resolved.provider.name, error.error)
         // Rate limits say nothing about the provider's health; everything else retryable does.

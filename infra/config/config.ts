@@ -185,6 +185,7 @@ const envSchema = z.object({
   SUPERGATE_BREAKER_COOLDOWN_MS: milliseconds(15_000),
   SUPERGATE_OUTBOX_RELAY: z.enum(['on', 'off'], { error: 'must be on or off' }).default('on'),
   SUPERGATE_PROJECTIONS: z.enum(['on', 'off'], { error: 'must be on or off' }).default('on'),
+  SUPERGATE_METRICS_KEY_LABELS: z.enum(['on', 'off'], { error: 'must be on or off' }).default('off'),
   SUPERGATE_DEFAULT_MAX_OUTPUT_TOKENS: z.coerce
     .number({ error: 'must be a whole number of tokens' })
     .int('must be a whole number of tokens')
@@ -224,6 +225,8 @@ export interface Config {
   outboxRelay: boolean
   /** Whether this process runs the spend projections, the alert relay and webhooks (some process of a deployment must). */
   projections: boolean
+  /** Whether /metrics labels requests and spend by API key id too (many more series: off by default). */
+  metricsKeyLabels: boolean
   /** The output cap assumed for a call that sets no max_tokens, for token limits and budget reservations. */
   defaultMaxOutputTokens: number
   providers: Record<ProviderName, ProviderConfig>
@@ -294,6 +297,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     breaker: { failures: e.SUPERGATE_BREAKER_FAILURES, cooldownMs: e.SUPERGATE_BREAKER_COOLDOWN_MS },
     outboxRelay: e.SUPERGATE_OUTBOX_RELAY === 'on',
     projections: e.SUPERGATE_PROJECTIONS === 'on',
+    metricsKeyLabels: e.SUPERGATE_METRICS_KEY_LABELS === 'on',
     defaultMaxOutputTokens: e.SUPERGATE_DEFAULT_MAX_OUTPUT_TOKENS,
     providers,
     unknownVariables: Object.keys(vars).filter((name) => !known.has(name) && !OTHER_KNOWN.has(name)),

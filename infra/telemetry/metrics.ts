@@ -1,5 +1,6 @@
 import { Gauge, Registry } from 'prom-client'
 import type { EventPublisher } from '../../events/publisher.ts'
+import type { RequestMetrics } from './request-metrics.ts'
 
 export interface MetricSources {
   publisher: EventPublisher
@@ -9,6 +10,16 @@ export interface MetricSources {
   analyticsRowsWritten?: () => number
   /** Calls admitted (fail_open) or refused (fail_closed) because the limiter was unreachable, by policy. */
   limiterUnavailable?: () => Readonly<Record<'fail_open' | 'fail_closed', number>>
+  /** Circuit breakers not closed, by provider and state. */
+  breakers?: () => Record<string, { open: number; 'half-open': number }>
+  /** Per-request families (requests, latency, tokens, spend, cache, rejections, upstream errors). */
+  requests?: RequestMetrics
+}
+
+/** What /metrics serves: Prometheus text. */
+export interface MetricsEndpoint {
+  readonly contentType: string
+  metrics(): Promise<string>
 }
 
 /**
@@ -16,7 +27,7 @@ export interface MetricSources {
  * counters and spool, and each projection's lag (messages in the log past its stored offsets). Labels are
  * bounded: projection names and a fixed set of states, never tenants or keys.
  */
-export function createMetrics(sources: MetricSources): Registry {
+export function createMetrics(sources: MetricSources): MetricsEndpoint {
   const registry = new Registry()
   new Gauge({
     name: 'supergate_projection_lag_messages',
@@ -63,5 +74,24 @@ export function createMetrics(sources: MetricSources): Registry {
       for (const [policy, n] of Object.entries(counts)) this.set({ policy }, n)
     },
   })
-  return registry
+  if (sources.breakers !== undefined) {
+    const read = sources.breakers
+    new Gauge({
+      name: 'supergate_circuit_breakers',
+      help: 'Circuit breakers (one per provider and credential) that are open or half-open, by provider; closed ones are not counted.',
+      labelNames: ['provider', 'state'],
+      registers: [registry],
+      collect() {
+        this.reset()
+        for (const [provider, states] of Object.entries(read())) {
+          for (const [state, n] of Object.entries(states)) this.set({ provider, state }, n)
+        }
+      },
+    })
+  }
+  const requests = sources.requests
+  return {
+    contentType: registry.contentType,
+    metrics: async () => (await registry.metrics()) + (requests?.text() ?? ''),
+  }
 }
