@@ -1,11 +1,12 @@
 import Fastify, { LogController } from 'fastify'
-import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
+import type { FastifyBaseLogger, FastifyInstance, onRouteHookHandler } from 'fastify'
 import type { MetricsEndpoint } from '../infra/telemetry/metrics.ts'
 import { uuidv7 } from '../events/ids.ts'
 import type { Dependencies } from './dependencies.ts'
 import { adminRoutes } from './admin/admin-routes.ts'
 import type { AdminRoutesOptions } from './admin/admin-routes.ts'
 import { GatewayError } from './errors.ts'
+import { publicOpenApiRoute } from './openapi/public-openapi.ts'
 import { answerClientError, answerFrameworkError, errorsPlugin } from './plugins/errors.ts'
 import { jsonBodyPlugin } from './plugins/json-body.ts'
 import { dashboardRoutes } from './routes/dashboard.ts'
@@ -31,6 +32,8 @@ export interface AppOptions {
   admin?: AdminRoutesOptions
   /** Served as Prometheus text at /metrics. */
   metrics?: MetricsEndpoint
+  /** Called with every route as it is registered, before any other route hook (the OpenAPI tests list routes so). */
+  onRoute?: onRouteHookHandler
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
@@ -60,6 +63,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     // Fastify's own 503 while closing is not in the OpenAI shape: the draining hook below answers instead.
     return503OnClosing: false,
   })
+  if (options.onRoute !== undefined) app.addHook('onRoute', options.onRoute)
   const isDraining = options.isDraining ?? (() => false)
   app.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id)
@@ -103,6 +107,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
       { name: 'analytics', adapter: deps.analytics.adapter, check: () => deps.analytics.check() },
     ],
   })
+  // The public API's description, of the parts below that this process serves; public, as the admin API's is.
+  publicOpenApiRoute(app, { dataPlane: options.gateway !== undefined, admin: options.admin !== undefined, metrics: options.metrics !== undefined })
   const metrics = options.metrics
   if (metrics !== undefined) {
     app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.metrics()))
