@@ -32,6 +32,8 @@ export interface AppOptions {
   admin?: AdminRoutesOptions
   /** Served as Prometheus text at /metrics. */
   metrics?: MetricsEndpoint
+  /** Request spans (gateway/plugins/tracing.ts), when traces are exported. */
+  tracing?: { register(app: FastifyInstance): void }
   /** Called with every route as it is registered, before any other route hook (the OpenAPI tests list routes so). */
   onRoute?: onRouteHookHandler
 }
@@ -94,6 +96,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.addHook('onClose', async () => {
     await Promise.allSettled(running)
   })
+  options.tracing?.register(app)
   void app.register(errorsPlugin)
   void app.register(jsonBodyPlugin)
   const { deps } = options

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { ConfigError, loadConfig } from '../infra/config/config.ts'
 import type { Config } from '../infra/config/config.ts'
 import { createLogger } from '../infra/telemetry/logger.ts'
+import { startTracing } from '../infra/telemetry/tracing.ts'
 import { buildApp } from './app.ts'
 import { closeDependencies, openDependencies } from './dependencies.ts'
 import { parseRole, roleParts, UnknownRoleError } from './roles.ts'
@@ -73,7 +74,17 @@ async function main(): Promise<void> {
 
   const deps = await openDependencies(config, logger, { analytics: parts.analytics })
   let draining = false
-  const gateway = createGateway(config, { logger, deps, parts, masterKeys: masterKeys(config), ...(admin.token === undefined ? {} : { adminToken: admin.token }) })
+  // Traces only where requests are served; the collector's address is logged, its credentials (OTEL_EXPORTER_OTLP_HEADERS) never.
+  const tracing = config.tracing === undefined || !parts.api ? undefined : startTracing({ ...config.tracing, serviceName: `supergate-${role}` })
+  if (tracing !== undefined) logger.info({ otlpEndpoint: config.tracing!.endpoint, sampleRatio: config.tracing!.sampleRatio }, 'exporting traces over OTLP')
+  const gateway = createGateway(config, {
+    logger,
+    deps,
+    parts,
+    masterKeys: masterKeys(config),
+    ...(admin.token === undefined ? {} : { adminToken: admin.token }),
+    ...(tracing === undefined ? {} : { tracer: tracing.tracer }),
+  })
   await gateway.start()
   // A worker (projections, sink) serves its probes and metrics only.
   const api = parts.api
@@ -89,6 +100,7 @@ async function main(): Promise<void> {
     bodyLimitBytes: config.bodyLimitBytes,
     isDraining: () => draining,
     metrics: gateway.metrics,
+    ...(gateway.tracing === undefined ? {} : { tracing: gateway.tracing }),
   })
   await app.listen({ port: config.port, host: config.host })
   logger.info(
@@ -130,6 +142,7 @@ async function main(): Promise<void> {
       await app.close()
       clearInterval(closeIdle)
       await gateway.close()
+      await tracing?.shutdown().catch((err: unknown) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not export the last traces'))
       await closeDependencies(deps)
       logger.info(cut ? 'shut down after cutting requests at the deadline' : 'shut down cleanly')
       logger.flush()

@@ -33,6 +33,9 @@ import type { ProviderAdapter } from './providers/types.ts'
 import { ConfigCredentials } from './proxy/config-credentials.ts'
 import type { UsageMeter } from './proxy/usage.ts'
 import { USAGE_TOPIC, eventMeter } from './proxy/usage-events.ts'
+import type { MeterObserver } from './proxy/usage-events.ts'
+import { RequestTracing } from './plugins/tracing.ts'
+import type { Tracer } from '@opentelemetry/api'
 import { CircuitBreakers } from './routing/circuit-breaker.ts'
 import { ModelRouter } from './routing/models.ts'
 import type { V1RoutesOptions } from './routes/v1.ts'
@@ -56,6 +59,8 @@ export interface GatewayParts extends V1RoutesOptions {
   defaultMaxOutputTokens: number
   cache: ResponseCache
   price: (tenantId: string, model: string, usage: NormalizedUsage) => number
+  /** Spans of each API request, when traces are exported: its hooks go on the app (buildApp's `tracing`). */
+  tracing: RequestTracing | undefined
   /** Prometheus metrics: calls, latency, tokens, spend, cache, rejections, upstream errors, breakers; the publisher's queue and spool; lag. */
   metrics: MetricsEndpoint
   /** Starts the background work: the read-model projector, the auth cache's change feed and the outbox relay. */
@@ -74,6 +79,8 @@ export interface GatewayOptions {
   authPollIntervalMs?: number
   /** What this process runs (gateway/roles.ts); everything its configuration allows when absent. */
   parts?: Omit<RoleParts, 'analytics'>
+  /** OpenTelemetry's tracer when traces are exported (SUPERGATE_OTLP_ENDPOINT). */
+  tracer?: Tracer
 }
 
 /** The gateway's parts: data plane (keys, credentials, routing, upstream HTTP, breakers) and control plane. */
@@ -186,7 +193,15 @@ export function createGateway(config: Config, options: GatewayOptions): GatewayP
     retries: config.upstream.retries,
     onUpstreamFailure: (provider: string, failure: UpstreamFailure) => requestMetrics.upstreamFailure(provider, failureKind(failure)),
   }
-  const meter = options.meter ?? eventMeter(publisher, logger, (tenantId, model) => auth.priceOverride(tenantId, model), requestMetrics)
+  const tracing = options.tracer === undefined ? undefined : new RequestTracing(options.tracer)
+  const observer: MeterObserver =
+    tracing === undefined
+      ? requestMetrics
+      : {
+          metered: (entry, cost) => (requestMetrics.metered(entry, cost), tracing.metered(entry, cost)),
+          rejected: (entry, reason) => (requestMetrics.rejected(entry, reason), tracing.rejected(entry, reason)),
+        }
+  const meter = options.meter ?? eventMeter(publisher, logger, (tenantId, model) => auth.priceOverride(tenantId, model), observer)
   const cacheStore = new SqlCacheStore(deps.sql)
   const cache = new ResponseCache({
     store: cacheStore,
@@ -201,6 +216,7 @@ export function createGateway(config: Config, options: GatewayOptions): GatewayP
     publisher,
     runners,
     sink,
+    tracing,
     pending: async () => {
       const balances = runners.find((r) => r.name === 'balances')!
       const [sinkLag, balancesLag] = await Promise.all([totalLag(sink.lag()), totalLag(balances.lag())])
