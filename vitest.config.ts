@@ -14,7 +14,7 @@ export default defineConfig({
     // verbose: the CI log names every suite and adapter that ran.
     reporters: ['verbose', './test/setup/summary-reporter.ts'],
     projects: [
-      { extends: true, test: { name: 'unit', include: ['{gateway,events,projections,analytics,infra}/**/*.unit.test.ts'] } },
+      { extends: true, test: { name: 'unit', include: ['{gateway,events,projections,analytics,infra}/**/*.unit.test.ts', 'test/support/**/*.unit.test.ts'] } },
       { extends: true, test: { name: 'contract', include: ['test/contract/**/*.contract.test.ts'], ...withServices } },
       { extends: true, test: { name: 'integration', include: ['test/integration/**/*.int.test.ts'], ...withServices } },
       { extends: true, test: { name: 'e2e', include: ['test/e2e/**/*.e2e.test.ts'], ...withServices, hookTimeout: 120_000 } },

@@ -7,6 +7,7 @@ import { adminRoutes } from './admin/admin-routes.ts'
 import type { AdminRoutesOptions } from './admin/admin-routes.ts'
 import { GatewayError } from './errors.ts'
 import { publicOpenApiRoute } from './openapi/public-openapi.ts'
+import { accessLog } from './plugins/access-log.ts'
 import { answerClientError, answerFrameworkError, errorsPlugin } from './plugins/errors.ts'
 import { jsonBodyPlugin } from './plugins/json-body.ts'
 import { dashboardRoutes } from './routes/dashboard.ts'
@@ -32,6 +33,8 @@ export interface AppOptions {
   admin?: AdminRoutesOptions
   /** Served as Prometheus text at /metrics. */
   metrics?: MetricsEndpoint
+  /** Log each model call's request body (SUPERGATE_LOG_PROMPTS=on); off by default. */
+  logPrompts?: boolean
   /** Request spans (gateway/plugins/tracing.ts), when traces are exported. */
   tracing?: { register(app: FastifyInstance): void }
   /** Called with every route as it is registered, before any other route hook (the OpenAPI tests list routes so). */
@@ -61,7 +64,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
       const given = req.headers['x-request-id']
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : uuidv7()
     },
-    logController: new LogController({ requestIdLogLabel: 'requestId' }),
+    // Fastify's two lines per request are replaced by one (gateway/plugins/access-log.ts), with the tenant and no query values.
+    logController: new LogController({ requestIdLogLabel: 'requestId', disableRequestLogging: true }),
     // Fastify's own 503 while closing is not in the OpenAI shape: the draining hook below answers instead.
     return503OnClosing: false,
   })
@@ -97,6 +101,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     await Promise.allSettled(running)
   })
   options.tracing?.register(app)
+  accessLog(app, { logPrompts: options.logPrompts ?? false })
   void app.register(errorsPlugin)
   void app.register(jsonBodyPlugin)
   const { deps } = options

@@ -64,7 +64,7 @@ async function main(): Promise<void> {
     throw error
   }
   const parts = roleParts(role, config)
-  const logger = createLogger({ level: config.logLevel })
+  const logger = createLogger({ level: config.logLevel, logPrompts: config.logPrompts })
   if (config.unknownVariables.length > 0) {
     logger.warn({ variables: config.unknownVariables }, 'ignoring unknown SUPERGATE_ variables (typos?)')
   }
@@ -100,6 +100,7 @@ async function main(): Promise<void> {
     bodyLimitBytes: config.bodyLimitBytes,
     isDraining: () => draining,
     metrics: gateway.metrics,
+    logPrompts: config.logPrompts,
     ...(gateway.tracing === undefined ? {} : { tracing: gateway.tracing }),
   })
   await app.listen({ port: config.port, host: config.host })

@@ -61,7 +61,7 @@ export const errorsPlugin = fp(
   (app: FastifyInstance) => {
     app.setErrorHandler((error, request, reply) => {
       const gatewayError = toGatewayError(error)
-      if (gatewayError.code === 'internal_error') request.log.error({ err: error }, 'request failed')
+      if (gatewayError.code === 'internal_error') request.log.error({ err: error, tenantId: request.principal?.tenantId }, 'request failed')
       if (gatewayError.headers !== undefined) void reply.headers(gatewayError.headers)
       if (gatewayError.retryAfterMs !== undefined) {
         void reply.header('retry-after', String(Math.max(1, Math.ceil(gatewayError.retryAfterMs / 1000))))

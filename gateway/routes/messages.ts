@@ -34,7 +34,7 @@ export function messagesRoutes(app: FastifyInstance, options: V1RoutesOptions): 
   void app.register((scope, _opts, done) => {
     scope.setErrorHandler((error, request, reply) => {
       const gatewayError = toGatewayError(error)
-      if (gatewayError.code === 'internal_error') request.log.error({ err: error }, 'request failed')
+      if (gatewayError.code === 'internal_error') request.log.error({ err: error, tenantId: request.principal?.tenantId }, 'request failed')
       const { status, body } = toAnthropicError(gatewayError, request.id)
       if (gatewayError.headers !== undefined) void reply.headers(gatewayError.headers)
       if (gatewayError.retryAfterMs !== undefined) void reply.header('retry-after', String(Math.max(1, Math.ceil(gatewayError.retryAfterMs / 1000))))

@@ -186,6 +186,7 @@ const envSchema = z.object({
   SUPERGATE_OUTBOX_RELAY: z.enum(['on', 'off'], { error: 'must be on or off' }).default('on'),
   SUPERGATE_PROJECTIONS: z.enum(['on', 'off'], { error: 'must be on or off' }).default('on'),
   SUPERGATE_METRICS_KEY_LABELS: z.enum(['on', 'off'], { error: 'must be on or off' }).default('off'),
+  SUPERGATE_LOG_PROMPTS: z.enum(['on', 'off'], { error: 'must be on or off' }).default('off'),
   SUPERGATE_OTLP_ENDPOINT: urlWithSchemes(['http', 'https']),
   SUPERGATE_TRACE_SAMPLE_RATIO: z.coerce
     .number({ error: 'must be a number from 0 to 1' })
@@ -233,6 +234,8 @@ export interface Config {
   projections: boolean
   /** Whether /metrics labels requests and spend by API key id too (many more series: off by default). */
   metricsKeyLabels: boolean
+  /** Whether each model call's request body (its prompt) is logged; off by default, and prompt fields are then censored. */
+  logPrompts: boolean
   /** Where OpenTelemetry traces go over OTLP/HTTP, and the share of new traces kept; none by default. */
   tracing: { endpoint: string; sampleRatio: number } | undefined
   /** The output cap assumed for a call that sets no max_tokens, for token limits and budget reservations. */
@@ -306,6 +309,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     outboxRelay: e.SUPERGATE_OUTBOX_RELAY === 'on',
     projections: e.SUPERGATE_PROJECTIONS === 'on',
     metricsKeyLabels: e.SUPERGATE_METRICS_KEY_LABELS === 'on',
+    logPrompts: e.SUPERGATE_LOG_PROMPTS === 'on',
     tracing: e.SUPERGATE_OTLP_ENDPOINT === undefined ? undefined : { endpoint: e.SUPERGATE_OTLP_ENDPOINT, sampleRatio: e.SUPERGATE_TRACE_SAMPLE_RATIO },
     defaultMaxOutputTokens: e.SUPERGATE_DEFAULT_MAX_OUTPUT_TOKENS,
     providers,

@@ -24,7 +24,6 @@ beforeAll(async () => {
     SUPERGATE_MASTER_KEY: Buffer.alloc(32, 7).toString('base64'),
     SUPERGATE_OPENAI_API_KEY: 'upstream-limits-e2e',
     SUPERGATE_OPENAI_BASE_URL: `${mock.url}/v1`,
-    SUPERGATE_LOG_LEVEL: 'warn',
   }
   gateways.push(await startGateway(env), await startGateway({ ...env, SUPERGATE_OUTBOX_RELAY: 'off' }))
 }, 90_000)

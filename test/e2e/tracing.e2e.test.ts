@@ -109,6 +109,8 @@ describe('OpenTelemetry traces over OTLP', () => {
     expect(receiver.spans.some((s) => s.name === 'GET /health')).toBe(false)
     const exported = receiver.raw.join('\n')
     for (const secret of [key, ADMIN, UPSTREAM_KEY, '4111-1111-1111-1111']) expect(exported).not.toContain(secret)
+    // Nor is the prompt in the gateway's logs, which leave prompts out by default (SUPERGATE_LOG_PROMPTS).
+    expect(gateway.output()).not.toContain('4111-1111-1111-1111')
     console.error(`[tracing e2e] ${receiver.spans.length} spans in ${receiver.raw.length} OTLP exports; server and GenAI client spans for a plain and a streamed call`)
   })
 })

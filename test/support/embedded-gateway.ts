@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../../gateway/app.ts'
 import type { AppOptions } from '../../gateway/app.ts'
@@ -24,8 +25,12 @@ export interface EmbeddedGateway {
   close(): Promise<void>
 }
 
-/** `onRoute` sees every route as it is registered, which the app's own registration order makes impossible from outside. */
-export async function startEmbeddedGateway(options: Pick<AppOptions, 'onRoute'> = {}): Promise<EmbeddedGateway> {
+/**
+ * `onRoute` sees every route as it is registered, which the app's own registration order makes impossible from
+ * outside. `logLines`, when given, receives the gateway's log lines at level info.
+ */
+export async function startEmbeddedGateway(options: Pick<AppOptions, 'onRoute' | 'logPrompts'> & { logLines?: string[] } = {}): Promise<EmbeddedGateway> {
+  const { logLines, ...appOptions } = options
   const mock = await startMock(openAiMock())
   const config = loadConfig({
     SUPERGATE_DATA_DIR: ':memory:',
@@ -33,7 +38,12 @@ export async function startEmbeddedGateway(options: Pick<AppOptions, 'onRoute'> 
     SUPERGATE_OPENAI_API_KEY: 'sk-upstream-openai-embedded-000000000001',
     SUPERGATE_OPENAI_BASE_URL: `${mock.url}/v1`,
   })
-  const logger = createLogger({ level: process.env.EMBEDDED_LOG ?? 'silent' })
+  const destination = logLines === undefined ? undefined : new Writable({ write: (chunk: Buffer, _encoding, done) => (logLines.push(...chunk.toString().split('\n').filter((l) => l !== '')), done()) })
+  const logger = createLogger({
+    level: logLines === undefined ? (process.env.EMBEDDED_LOG ?? 'silent') : 'info',
+    logPrompts: options.logPrompts ?? false,
+    ...(destination === undefined ? {} : { destination }),
+  })
   const deps = await openDependencies(config, logger)
   const gateway = createGateway(config, { logger, deps, adminToken: ADMIN_TOKEN })
   await gateway.start()
@@ -43,7 +53,7 @@ export async function startEmbeddedGateway(options: Pick<AppOptions, 'onRoute'> 
     gateway,
     admin: { controlPlane: gateway.controlPlane, keys: gateway.keys, sql: deps.sql },
     metrics: gateway.metrics,
-    ...options,
+    ...appOptions,
   })
   return {
     app,

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process'
 import { createServer } from 'node:net'
 import type { Role } from '../../gateway/roles.ts'
 import { pinned } from './cpu-affinity.ts'
+import { secretsIn } from './log-secrets.ts'
 
 const repoRoot = new URL('../../', import.meta.url).pathname
 
@@ -62,7 +63,13 @@ export async function startGateway(env: Record<string, string>, options: { cpus?
     output: () => output,
     stop: async () => {
       child.kill('SIGTERM')
-      return exited
+      const code = await exited
+      // Every gateway a test starts is checked: no secret it was given or handed out may appear in its logs.
+      const leaks = secretsIn(output, { ...env })
+      if (leaks.length > 0) throw new Error(`The gateway's logs hold ${leaks.join(', ')}`)
+      const lines = output.split('\n').length - 1
+      if (process.env.SUPERGATE_TEST_LOG_SCAN !== 'quiet') console.error(`[logs] gateway ${options.role ?? 'all'} (pid ${child.pid}): ${lines} log lines scanned, no secret`)
+      return code
     },
   }
 }
