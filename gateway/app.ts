@@ -109,10 +109,11 @@ export function buildApp(options: AppOptions): FastifyInstance {
     isDraining,
     dependencies: [
       { name: 'sql', adapter: deps.sql.adapter, check: () => deps.sql.check() },
-      { name: 'eventStore', adapter: deps.eventStore.adapter, check: () => deps.eventStore.check() },
-      { name: 'eventLog', adapter: deps.eventLog.adapter, check: () => deps.eventLog.check() },
-      { name: 'rateLimiter', adapter: deps.rateLimiter.adapter, check: () => deps.rateLimiter.check() },
-      { name: 'analytics', adapter: deps.analytics.adapter, check: () => deps.analytics.check() },
+      // The data plane serves without these; the control plane's writes wait for the event store.
+      { name: 'eventStore', adapter: deps.eventStore.adapter, check: () => deps.eventStore.check(), degradable: 'API calls are served; control-plane changes are refused until it returns' },
+      { name: 'eventLog', adapter: deps.eventLog.adapter, check: () => deps.eventLog.check(), degradable: 'usage events wait in the spool and are delivered when it returns' },
+      { name: 'rateLimiter', adapter: deps.rateLimiter.adapter, check: () => deps.rateLimiter.check(), degradable: "each tenant's limiter policy applies: fail_open admits, fail_closed refuses" },
+      { name: 'analytics', adapter: deps.analytics.adapter, check: () => deps.analytics.check(), degradable: 'reports are unavailable; usage waits in the log for the sink' },
     ],
   })
   // The public API's description, of the parts below that this process serves; public, as the admin API's is.

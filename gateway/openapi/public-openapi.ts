@@ -28,9 +28,9 @@ function operationalPaths(surface: PublicSurface): Record<string, Record<string,
     '/health': ops('getHealth', 'Liveness: the process answers (even while draining)', {
       '200': { description: 'Alive', headers: baseHeaders('openai'), content: json(ref('schemas', 'Health')) },
     }),
-    '/ready': ops('getReadiness', 'Readiness: every dependency answers and the process is not shutting down', {
-      '200': { description: 'Ready to serve traffic', headers: baseHeaders('openai'), content: json(ref('schemas', 'Readiness')) },
-      '503': { description: 'A dependency is down (named, with why), or the process is draining', headers: baseHeaders('openai'), content: json(ref('schemas', 'Readiness')) },
+    '/ready': ops('getReadiness', 'Readiness: the process can serve traffic and is not shutting down', {
+      '200': { description: 'Ready (every dependency answers) or degraded (only dependencies it serves without are down, each saying how)', headers: baseHeaders('openai'), content: json(ref('schemas', 'Readiness')) },
+      '503': { description: 'A dependency it cannot serve without (the SQL store) is down, named with why, or the process is draining', headers: baseHeaders('openai'), content: json(ref('schemas', 'Readiness')) },
     }),
     ...(surface.metrics
       ? {

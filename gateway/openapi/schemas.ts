@@ -133,7 +133,7 @@ export const errorBody = z.strictObject({
 export const health = z.strictObject({ status: z.literal('ok') })
 
 export const readiness = z.strictObject({
-  status: z.enum(['ready', 'not_ready', 'draining']),
+  status: z.enum(['ready', 'degraded', 'not_ready', 'draining']),
   dependencies: z.record(
     z.string(),
     z.strictObject({
@@ -141,6 +141,7 @@ export const readiness = z.strictObject({
       status: z.enum(['up', 'down']),
       latencyMs: int,
       error: z.string().optional().describe('Why it is down (credentials in URLs are redacted)'),
+      degraded: z.string().optional().describe('Down, and served without: how the process carries on'),
     }),
   ),
 })

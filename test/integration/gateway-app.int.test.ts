@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { buildApp } from '../../gateway/app.ts'
+import { PgSqlStore } from '../../infra/postgres/pg-sql-store.ts'
 import { closeDependencies, openDependencies } from '../../gateway/dependencies.ts'
 import type { Dependencies } from '../../gateway/dependencies.ts'
 import { RedisRateLimiter } from '../../infra/redis/redis-rate-limiter.ts'
@@ -51,18 +52,32 @@ describe('the gateway wired to the real services', () => {
     await app.close()
   })
 
-  it('answers 503 on /ready, naming the dependency that is down, without leaking its credentials', async () => {
+  it('stays ready but degraded on /ready while a dependency it serves without is down, saying how, without leaking its credentials', async () => {
     const broken = new RedisRateLimiter({ url: 'redis://:hunter2-secret@127.0.0.1:1' })
     const { logger, lines } = capturingLogger()
     const app = buildApp({ deps: { ...deps, rateLimiter: broken }, logger })
     const response = await app.inject({ method: 'GET', url: '/ready' })
-    expect(response.statusCode).toBe(503)
-    const body = response.json<{ status: string; dependencies: Record<string, { status: string; error?: string }> }>()
-    expect(body.status).toBe('not_ready')
-    expect(body.dependencies.rateLimiter?.status).toBe('down')
+    expect(response.statusCode).toBe(200)
+    const body = response.json<{ status: string; dependencies: Record<string, { status: string; error?: string; degraded?: string }> }>()
+    expect(body.status).toBe('degraded')
+    expect(body.dependencies.rateLimiter).toMatchObject({ status: 'down', degraded: expect.stringContaining('fail_open') as unknown })
     expect(body.dependencies.sql?.status).toBe('up')
     expect(response.body).not.toContain('hunter2')
     expect(lines.join('')).not.toContain('hunter2')
+    await app.close()
+    await broken.close()
+  })
+
+  it('answers 503 on /ready while the SQL store is down, naming it, without leaking its credentials', async () => {
+    const broken = new PgSqlStore({ url: 'postgres://supergate:hunter2-secret@127.0.0.1:1/supergate' })
+    const app = buildApp({ deps: { ...deps, sql: broken }, logger: createLogger({ level: 'silent' }) })
+    const response = await app.inject({ method: 'GET', url: '/ready' })
+    expect(response.statusCode).toBe(503)
+    const body = response.json<{ status: string; dependencies: Record<string, { status: string; degraded?: string }> }>()
+    expect(body.status).toBe('not_ready')
+    expect(body.dependencies.sql).toMatchObject({ status: 'down' })
+    expect(body.dependencies.sql?.degraded).toBeUndefined()
+    expect(response.body).not.toContain('hunter2')
     await app.close()
     await broken.close()
   })
