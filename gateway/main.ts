@@ -5,7 +5,6 @@ import { join } from 'node:path'
 import { ConfigError, loadConfig } from '../infra/config/config.ts'
 import type { Config } from '../infra/config/config.ts'
 import { createLogger } from '../infra/telemetry/logger.ts'
-import { startTracing } from '../infra/telemetry/tracing.ts'
 import { buildApp } from './app.ts'
 import { closeDependencies, openDependencies } from './dependencies.ts'
 import { parseRole, roleParts, UnknownRoleError } from './roles.ts'
@@ -75,7 +74,11 @@ async function main(): Promise<void> {
   const deps = await openDependencies(config, logger, { analytics: parts.analytics })
   let draining = false
   // Traces only where requests are served; the collector's address is logged, its credentials (OTEL_EXPORTER_OTLP_HEADERS) never.
-  const tracing = config.tracing === undefined || !parts.api ? undefined : startTracing({ ...config.tracing, serviceName: `supergate-${role}` })
+  // The SDK and exporter are loaded only when traces are exported: tens of MiB a process without them does not need.
+  const tracing =
+    config.tracing === undefined || !parts.api
+      ? undefined
+      : (await import('../infra/telemetry/tracing.ts')).startTracing({ ...config.tracing, serviceName: `supergate-${role}` })
   if (tracing !== undefined) logger.info({ otlpEndpoint: config.tracing!.endpoint, sampleRatio: config.tracing!.sampleRatio }, 'exporting traces over OTLP')
   const gateway = createGateway(config, {
     logger,
