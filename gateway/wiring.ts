@@ -6,7 +6,6 @@ import { OutboxRelay } from '../events/outbox-relay.ts'
 import { UsageSink } from '../analytics/usage-sink.ts'
 import { createMetrics } from '../infra/telemetry/metrics.ts'
 import type { MetricsEndpoint } from '../infra/telemetry/metrics.ts'
-import { RequestMetrics } from '../infra/telemetry/request-metrics.ts'
 import { EventPublisher } from '../events/publisher.ts'
 import { appendAuditRecords } from '../projections/audit/audit-trail.ts'
 import { alertsProjection } from '../projections/alerts/alerts-projection.ts'
@@ -33,13 +32,14 @@ import type { ProviderAdapter } from './providers/types.ts'
 import { ConfigCredentials } from './proxy/config-credentials.ts'
 import type { UsageMeter } from './proxy/usage.ts'
 import { USAGE_TOPIC, eventMeter } from './proxy/usage-events.ts'
-import type { MeterObserver } from './proxy/usage-events.ts'
-import { RequestTracing } from './plugins/tracing.ts'
+import type { RequestTracing } from './plugins/tracing.ts'
+import { requestTelemetry } from './request-telemetry.ts'
 import type { Tracer } from '@opentelemetry/api'
 import { CircuitBreakers } from './routing/circuit-breaker.ts'
 import { ModelRouter } from './routing/models.ts'
 import type { V1RoutesOptions } from './routes/v1.ts'
 import type { MasterKey } from './security/envelope-encryption.ts'
+import { roleParts } from './roles.ts'
 import type { RoleParts } from './roles.ts'
 import { UpstreamClient } from './upstream/client.ts'
 import type { UpstreamFailure } from './upstream/client.ts'
@@ -63,7 +63,10 @@ export interface GatewayParts extends V1RoutesOptions {
   tracing: RequestTracing | undefined
   /** Prometheus metrics: calls, latency, tokens, spend, cache, rejections, upstream errors, breakers; the publisher's queue and spool; lag. */
   metrics: MetricsEndpoint
-  /** Starts the background work: the read-model projector, the auth cache's change feed and the outbox relay. */
+  /**
+   * Starts the background work of this process's parts (gateway/roles.ts): for the APIs the read-model projector
+   * and the auth cache's change feed; the outbox relay; the projections, alert relay and webhooks; the sink.
+   */
   start(): Promise<void>
   close(): Promise<void>
 }
@@ -87,7 +90,7 @@ export interface GatewayOptions {
 export function createGateway(config: Config, options: GatewayOptions): GatewayParts {
   const adapters = options.adapters ?? ADAPTERS
   const { deps, logger } = options
-  const parts = options.parts ?? { api: true, projections: config.projections, sink: config.projections, relay: config.outboxRelay }
+  const parts = options.parts ?? roleParts('all', config)
   const configCredentials = new ConfigCredentials(config.providers, adapters)
   const configKeys = new ConfigKeyResolver(config.apiKeys, options.adminToken)
   const masterKeys = () => options.masterKeys ?? []
@@ -182,8 +185,7 @@ export function createGateway(config: Config, options: GatewayOptions): GatewayP
   const client = new UpstreamClient(config.upstream)
   const localEmbedder = new WorkerEmbedder()
   const router = new ModelRouter({ adapters, aliases: config.modelAliases, isAvailable: (p, principal) => auth.has(p, principal) })
-  const catalogue = new Set([...adapters.flatMap((a) => a.models.map((m) => `${a.name}/${m.id}`)), ...Object.values(config.modelAliases)])
-  const requestMetrics = new RequestMetrics({ keyLabels: config.metricsKeyLabels, catalogue })
+  const telemetry = requestTelemetry({ adapters, aliases: config.modelAliases, router, keyLabels: config.metricsKeyLabels, ...(options.tracer === undefined ? {} : { tracer: options.tracer }) })
   const breakers = new CircuitBreakers({ threshold: config.breaker.failures, cooldownMs: config.breaker.cooldownMs })
   const proxy = {
     router,
@@ -191,17 +193,9 @@ export function createGateway(config: Config, options: GatewayOptions): GatewayP
     client,
     breakers,
     retries: config.upstream.retries,
-    onUpstreamFailure: (provider: string, failure: UpstreamFailure) => requestMetrics.upstreamFailure(provider, failureKind(failure)),
+    onUpstreamFailure: (provider: string, failure: UpstreamFailure) => telemetry.metrics.upstreamFailure(provider, failure),
   }
-  const tracing = options.tracer === undefined ? undefined : new RequestTracing(options.tracer)
-  const observer: MeterObserver =
-    tracing === undefined
-      ? requestMetrics
-      : {
-          metered: (entry, cost) => (requestMetrics.metered(entry, cost), tracing.metered(entry, cost)),
-          rejected: (entry, reason) => (requestMetrics.rejected(entry, reason), tracing.rejected(entry, reason)),
-        }
-  const meter = options.meter ?? eventMeter(publisher, logger, (tenantId, model) => auth.priceOverride(tenantId, model), observer)
+  const meter = options.meter ?? eventMeter(publisher, logger, (tenantId, model) => auth.priceOverride(tenantId, model), telemetry.observer)
   const cacheStore = new SqlCacheStore(deps.sql)
   const cache = new ResponseCache({
     store: cacheStore,
@@ -216,7 +210,7 @@ export function createGateway(config: Config, options: GatewayOptions): GatewayP
     publisher,
     runners,
     sink,
-    tracing,
+    tracing: telemetry.tracing,
     pending: async () => {
       const balances = runners.find((r) => r.name === 'balances')!
       const [sinkLag, balancesLag] = await Promise.all([totalLag(sink.lag()), totalLag(balances.lag())])
@@ -238,7 +232,7 @@ export function createGateway(config: Config, options: GatewayOptions): GatewayP
       runners: [...(parts.projections ? runners : []), ...(parts.sink ? [sink] : [])],
       ...(parts.sink ? { analyticsRowsWritten: () => sink.written } : {}),
       limiterUnavailable: () => limiterUnavailable,
-      ...(parts.api ? { breakers: () => breakers.notClosed(), requests: requestMetrics } : {}),
+      ...(parts.api ? { breakers: () => breakers.notClosed(), requests: telemetry.metrics } : {}),
     }),
     controlPlane,
     projector,
@@ -315,12 +309,3 @@ export function createGateway(config: Config, options: GatewayOptions): GatewayP
   }
 }
 
-/** A failed attempt as a bounded label: how the transport failed, or the provider's answer by class. */
-function failureKind(failure: UpstreamFailure): string {
-  if (failure.transport !== undefined) return failure.transport
-  if (failure.error.overloaded === true) return 'overloaded'
-  const status = failure.error.upstreamStatus
-  if (status === 429) return '429'
-  if (status === 0) return 'stream_error'
-  return status >= 500 ? '5xx' : '4xx'
-}

@@ -40,12 +40,19 @@ export function eventMeter(
   priceOverride: (tenantId: string, model: string) => PriceOverride | undefined = () => undefined,
   observer?: MeterObserver,
 ): UsageMeter {
+  // After the event is published: metrics and traces failing must not cost the usage event.
+  const observe = (notify: () => void): void => {
+    try {
+      notify()
+    } catch (err) {
+      logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'metrics or tracing failed for a call')
+    }
+  }
   const record = (entry: UsageRecord): void => {
     const meta = { tenantId: entry.tenantId, correlationId: entry.requestId, actor: { type: 'key' as const, id: entry.keyId } }
     const reason = rejectionReason(entry)
     if (reason !== undefined) {
       logger.info({ rejected: { requestId: entry.requestId, errorCode: entry.errorCode, reason } }, 'call rejected')
-      observer?.rejected(entry, reason)
       publisher.publish(
         buildEvent(
           'request.rejected',
@@ -63,6 +70,7 @@ export function eventMeter(
           meta,
         ),
       )
+      observe(() => observer?.rejected(entry, reason))
       return
     }
     const usage = entry.usage ?? NO_USAGE
@@ -88,10 +96,11 @@ export function eventMeter(
       priced = { costMicroUsd: 0, priceVersion: 'unpriced', priced: false }
     }
     if (!priced.priced && entry.outcome !== 'failed') logger.warn({ model, requestId: entry.requestId }, 'no price for this model; recorded at 0')
-    // The end user's id is often an e-mail address: it goes to the events (chargeback), not to the logs.
-    const { user: _user, ...logged } = entry
-    logger.info({ metered: { ...logged, endUser: entry.user !== null, latencyMs: Math.round(entry.latencyMs), costMicroUsd: priced.costMicroUsd } }, 'call metered')
-    observer?.metered(entry, priced.costMicroUsd)
+    if (logger.isLevelEnabled('info')) {
+      // The end user's id is often an e-mail address: it goes to the events (chargeback), not to the logs.
+      const { user: _user, ...logged } = entry
+      logger.info({ metered: { ...logged, endUser: entry.user !== null, latencyMs: Math.round(entry.latencyMs), costMicroUsd: priced.costMicroUsd } }, 'call metered')
+    }
     publisher.publish(
       buildEvent(
         'request.completed',
@@ -118,6 +127,7 @@ export function eventMeter(
         meta,
       ),
     )
+    observe(() => observer?.metered(entry, priced.costMicroUsd))
   }
   return {
     record(entry: UsageRecord): void {

@@ -57,6 +57,12 @@ export class ModelRouter {
     return resolved
   }
 
+  /** `provider/model` that `requested` names (an alias's target, a prefixed id), whoever asks; undefined if none. */
+  qualify(requested: string): string | undefined {
+    const target = Object.hasOwn(this.#options.aliases, requested) ? this.#options.aliases[requested]! : requested
+    return this.#parse(target)?.qualified
+  }
+
   #parse(target: string): ResolvedModel | undefined {
     const slash = target.indexOf('/')
     if (slash > 0) {

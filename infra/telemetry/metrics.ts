@@ -23,9 +23,9 @@ export interface MetricsEndpoint {
 }
 
 /**
- * The gateway's Prometheus registry (served at /metrics). Values are read when scraped: the publisher's
- * counters and spool, and each projection's lag (messages in the log past its stored offsets). Labels are
- * bounded: projection names and a fixed set of states, never tenants or keys.
+ * What /metrics serves. A Prometheus registry of values read when scraped (the publisher's counters and spool,
+ * each projection's lag, limiter outages, open breakers), labelled by projection, provider and fixed states;
+ * then the per-request families, labelled by tenant too (request-metrics.ts says how they stay bounded).
  */
 export function createMetrics(sources: MetricSources): MetricsEndpoint {
   const registry = new Registry()

@@ -1,4 +1,5 @@
 import type { UsageRecord } from '../../gateway/proxy/usage.ts'
+import type { UpstreamFailure } from '../../gateway/upstream/client.ts'
 
 /** Seconds; from a cache hit (a few ms) to a long reasoning call. */
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120]
@@ -11,8 +12,10 @@ export interface RequestMetricsOptions {
   keyLabels?: boolean
   /** Label sets per family before further tenants are counted as `_other`. */
   maxSeries?: number
-  /** `provider/model` of every listed model and alias target: the model labels a failed call may carry. */
+  /** `provider/model` of every listed model and alias target: labels that need no room. */
   catalogue?: ReadonlySet<string>
+  /** `provider/model` a requested name resolves to (an alias, a bare id), for a call that failed before routing. */
+  qualify?: (requested: string) => string | undefined
 }
 
 interface Usage {
@@ -42,19 +45,8 @@ function labelText(pairs: Record<string, string>): string {
   return Object.entries(pairs).map(([name, value]) => `${name}="${escape(value)}"`).join(',')
 }
 
-/**
- * The provider and model labels of a call. A call a provider served, or the cache answered (its entry came
- * from one), names them as routed. A call that failed first carries the model as the client typed it: it is
- * named only when the catalogue lists it, so that no client can add series by typing model names.
- */
-function routeLabels(entry: UsageRecord, catalogue: ReadonlySet<string>): { provider: string; model: string } {
-  if (entry.provider !== undefined) return { provider: entry.provider, model: entry.model }
-  const slash = entry.model.indexOf('/')
-  const prefix = slash > 0 ? entry.model.slice(0, slash) : ''
-  const hit = entry.cache !== undefined && entry.cache.outcome !== 'miss'
-  if (hit || catalogue.has(entry.model)) return { provider: prefix, model: entry.model }
-  return { provider: 'none', model: 'unresolved' }
-}
+/** Models outside the catalogue that get a label of their own (fine-tuned ids, pass-through names); later ones are `other`. */
+export const MAX_UNLISTED_MODELS = 100
 
 /**
  * Per-request figures for /metrics, kept in plain maps keyed by one string per label set and written out as
@@ -66,6 +58,8 @@ export class RequestMetrics {
   readonly #keyLabels: boolean
   readonly #maxSeries: number
   readonly #catalogue: ReadonlySet<string>
+  readonly #qualify: (requested: string) => string | undefined
+  readonly #unlisted = new Set<string>()
   readonly #usage = new Map<string, Usage>()
   readonly #durations = new Map<string, Histogram>()
   readonly #ttft = new Map<string, Histogram>()
@@ -76,11 +70,12 @@ export class RequestMetrics {
     this.#keyLabels = options.keyLabels ?? false
     this.#maxSeries = options.maxSeries ?? 10_000
     this.#catalogue = options.catalogue ?? new Set()
+    this.#qualify = options.qualify ?? ((requested) => (requested.includes('/') ? requested : undefined))
   }
 
   /** A call that reached routing, answered from a provider or the cache, or failed there. */
   metered(entry: UsageRecord, costMicroUsd: number): void {
-    const { provider, model } = routeLabels(entry, this.#catalogue)
+    const { provider, model } = this.#route(entry)
     const usage = this.#usageSeries(entry, provider, model)
     usage.statuses.set(entry.httpStatus, (usage.statuses.get(entry.httpStatus) ?? 0) + 1)
     const u = entry.usage
@@ -111,7 +106,8 @@ export class RequestMetrics {
   }
 
   /** An attempt that failed upstream (retried, or falling back), by what went wrong. */
-  upstreamFailure(provider: string, kind: string): void {
+  upstreamFailure(provider: string, failure: UpstreamFailure): void {
+    const kind = failureKind(failure)
     const key = `${provider}\u001f${kind}`
     const series = this.#upstreamErrors.get(key) ?? { labels: labelText({ provider, kind }), n: 0 }
     series.n++
@@ -142,6 +138,23 @@ export class RequestMetrics {
     family('supergate_upstream_errors_total', 'counter', 'Failed attempts at a provider (each retry and fallback counts), by provider and kind (timeout, connection, overloaded, 429, 4xx, 5xx).',
       [...this.#upstreamErrors.values()].map((r) => `supergate_upstream_errors_total{${r.labels}} ${r.n}`))
     return `${out.join('\n')}\n`
+  }
+
+  /**
+   * The provider and model labels of a call: as routed for a call a provider served or the cache answered, as
+   * resolved from the name asked for when it failed first (`none`/`unresolved` when that names no provider). A
+   * model outside the catalogue gets a label while there is room (MAX_UNLISTED_MODELS), then `other`: no client
+   * adds series by typing model names.
+   */
+  #route(entry: UsageRecord): { provider: string; model: string } {
+    const hit = entry.cache !== undefined && entry.cache.outcome !== 'miss'
+    const qualified = entry.provider !== undefined || hit ? entry.model : this.#qualify(entry.model)
+    if (qualified === undefined) return { provider: 'none', model: 'unresolved' }
+    const provider = entry.provider ?? qualified.slice(0, qualified.indexOf('/'))
+    if (this.#catalogue.has(qualified) || this.#unlisted.has(qualified)) return { provider, model: qualified }
+    if (this.#unlisted.size >= MAX_UNLISTED_MODELS) return { provider, model: 'other' }
+    this.#unlisted.add(qualified)
+    return { provider, model: qualified }
   }
 
   #usageSeries(entry: UsageRecord, provider: string, model: string): Usage {
@@ -201,4 +214,14 @@ function histogramLines(name: string, family: Map<string, Histogram>, buckets: r
     })
     return [...lines, `${name}_bucket{${h.labels},le="+Inf"} ${h.count}`, `${name}_sum{${h.labels}} ${h.sum}`, `${name}_count{${h.labels}} ${h.count}`]
   })
+}
+
+/** A failed attempt as a bounded label: how the transport failed, or the provider's answer by class. */
+function failureKind(failure: UpstreamFailure): string {
+  if (failure.transport !== undefined) return failure.transport
+  if (failure.error.overloaded === true) return 'overloaded'
+  const status = failure.error.upstreamStatus
+  if (status === 429) return '429'
+  if (status === 0) return 'stream_error'
+  return status >= 500 ? '5xx' : '4xx'
 }

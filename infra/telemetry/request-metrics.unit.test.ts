@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { UsageRecord } from '../../gateway/proxy/usage.ts'
-import { OTHER_TENANTS, RequestMetrics } from './request-metrics.ts'
+import { UpstreamFailure } from '../../gateway/upstream/client.ts'
+import { MAX_UNLISTED_MODELS, OTHER_TENANTS, RequestMetrics } from './request-metrics.ts'
 
 function call(over: Partial<UsageRecord> = {}): UsageRecord {
   return {
@@ -73,26 +74,46 @@ describe('request metrics', () => {
     m.metered(call({ cache: { outcome: 'miss' } }), 9)
     m.metered(call({ cache: { outcome: 'exact_hit', savedMicroUsd: 9 } }), 0)
     m.rejected(call({ httpStatus: 429, outcome: 'failed', provider: undefined }), 'rate_limit')
-    m.upstreamFailure('openai', '5xx')
-    m.upstreamFailure('openai', '5xx')
+    const failure = (upstreamStatus: number, transport?: 'timeout' | 'connection') => new UpstreamFailure({ upstreamStatus, providerCode: null, message: 'upstream', param: null }, transport)
+    m.upstreamFailure('openai', failure(500))
+    m.upstreamFailure('openai', failure(503))
+    m.upstreamFailure('openai', failure(0, 'timeout'))
+    m.upstreamFailure('anthropic', failure(429))
     const text = m.text()
     expect(sample(text, `supergate_cache_lookups_total{${A},outcome="exact_hit"}`)).toBe(1)
     expect(sample(text, `supergate_cache_lookups_total{${A},outcome="miss"}`)).toBe(1)
     expect(sample(text, `supergate_cache_savings_micro_usd_total{${A}}`)).toBe(9)
     expect(sample(text, 'supergate_rejections_total{tenant="ten_a",reason="rate_limit",status="429"}')).toBe(1)
     expect(sample(text, 'supergate_upstream_errors_total{provider="openai",kind="5xx"}')).toBe(2)
+    expect(sample(text, 'supergate_upstream_errors_total{provider="openai",kind="timeout"}')).toBe(1)
+    expect(sample(text, 'supergate_upstream_errors_total{provider="anthropic",kind="429"}')).toBe(1)
   })
 
-  it('labels a failed call with the model asked for only when the catalogue lists it, never with whatever a client typed', () => {
-    const m = new RequestMetrics({ catalogue: new Set(['openai/gpt-4o-mini']) })
+  it('labels a failed call with the model its name resolves to, and one naming no provider as unresolved', () => {
+    const qualify = (requested: string) => (requested === 'gpt-4o-mini' || requested === 'fast' ? 'openai/gpt-4o-mini' : undefined)
+    const m = new RequestMetrics({ catalogue: new Set(['openai/gpt-4o-mini']), qualify })
     const failed = { provider: undefined, httpStatus: 502, outcome: 'failed' as const, usage: undefined }
-    m.metered(call({ ...failed }), 0)
-    m.metered(call({ ...failed, model: 'openai/gpt-"injected"\nfoo', httpStatus: 404 }), 0)
+    m.metered(call({ ...failed, model: 'gpt-4o-mini' }), 0)
+    m.metered(call({ ...failed, model: 'fast' }), 0)
+    m.metered(call({ ...failed, model: 'no-such-provider-model', httpStatus: 404 }), 0)
     m.metered(call({ provider: undefined, cache: { outcome: 'exact_hit', savedMicroUsd: 9 } }), 0)
     const text = m.text()
-    expect(text).toContain(`supergate_requests_total{${A},status="502"} 1`)
+    expect(text).toContain(`supergate_requests_total{${A},status="502"} 2`)
     expect(text).toContain(`supergate_requests_total{${A},status="200"} 1`)
     expect(text).toContain('supergate_requests_total{tenant="ten_a",provider="none",model="unresolved",endpoint="chat.completions",status="404"} 1')
+  })
+
+  it('gives models outside the catalogue labels while there is room, then counts them as other', () => {
+    const m = new RequestMetrics({ catalogue: new Set(['openai/gpt-4o-mini']) })
+    for (let i = 0; i <= MAX_UNLISTED_MODELS; i++) m.metered(call({ model: `openai/ft:made-up-${i}` }), 1)
+    m.metered(call(), 1)
+    const text = m.text()
+    expect(text).toContain('model="openai/ft:made-up-0"')
+    expect(text).not.toContain(`model="openai/ft:made-up-${MAX_UNLISTED_MODELS}"`)
+    expect(text).toContain('supergate_spend_micro_usd_total{tenant="ten_a",provider="openai",model="other",endpoint="chat.completions"} 1')
+    expect(text).toContain(`supergate_spend_micro_usd_total{${A}} 1`)
+    // The histograms are bounded by the same labels.
+    expect(text.split('\n').filter((l) => l.startsWith('supergate_request_duration_seconds_count{')).length).toBe(MAX_UNLISTED_MODELS + 2)
   })
 
   it('bounds each family: past the cap new tenants count as _other, and tenants already seen keep their series', () => {
