@@ -26,18 +26,32 @@ export function accessLog(app: FastifyInstance, options: { logPrompts: boolean }
   // `silent` and unknown levels count as above info.
   const showsInfo = (levels.values[app.log.level] ?? Infinity) <= levels.values.info!
   if (showsInfo) {
-    app.addHook('onResponse', (request, reply, done) => {
+    const logged = new WeakSet<FastifyRequest>()
+    const line = (request: FastifyRequest, status: number, ms?: number) => {
+      if (logged.has(request)) return
+      logged.add(request)
       const principal = request.principal
       request.log.info(
         {
           method: request.method,
           url: loggedUrl(request.url),
-          status: reply.statusCode,
-          ms: Math.round(reply.elapsedTime * 10) / 10,
+          status,
+          ...(ms === undefined ? {} : { ms: Math.round(ms * 10) / 10 }),
           ...(principal === undefined ? {} : { tenantId: principal.tenantId, keyId: principal.keyId }),
         },
         'request',
       )
+    }
+    app.addHook('onResponse', (request, reply, done) => {
+      line(request, reply.statusCode, reply.elapsedTime)
+      done()
+    })
+    // A client gone before the answer ended (a stream it abandoned) gets no onResponse, whose 'finish' never
+    // comes: its connection's close says so, logged as 499 as nginx does.
+    app.addHook('onRequest', (request, reply, done) => {
+      reply.raw.once('close', () => {
+        if (!reply.raw.writableFinished) line(request, 499)
+      })
       done()
     })
   }

@@ -49,6 +49,25 @@ describe('logs', () => {
     expect(JSON.stringify(lines)).not.toContain(API_KEY)
   }, 60_000)
 
+  it('logs a stream the client abandoned as 499', async () => {
+    const lines: string[] = []
+    gateway = await startEmbeddedGateway({ logLines: lines })
+    await gateway.app.listen({ port: 0, host: '127.0.0.1' })
+    const address = gateway.app.server.address() as { port: number }
+    const abort = new AbortController()
+    const response = await fetch(`http://127.0.0.1:${address.port}/v1/chat/completions`, {
+      method: 'POST',
+      signal: abort.signal,
+      headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json', 'x-request-id': 'req-abandoned-1' },
+      body: JSON.stringify({ model: 'openai/gpt-4o-mini', stream: true, messages: [{ role: 'user', content: '[scenario:slow_stream] tell me' }] }),
+    })
+    await response.body!.getReader().read()
+    abort.abort()
+    await expect
+      .poll(() => lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'request' && l.requestId === 'req-abandoned-1'), { timeout: 10_000 })
+      .toMatchObject({ status: 499, url: '/v1/chat/completions' })
+  }, 60_000)
+
   it('names the query parameters of a logged URL without their values', () => {
     expect(loggedUrl('/v1/models?key=abc&x=1&flag')).toBe('/v1/models?key=…&x=…&flag=…')
     expect(loggedUrl('/v1/models')).toBe('/v1/models')

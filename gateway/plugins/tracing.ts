@@ -19,6 +19,8 @@ interface LiveRequest {
   startedAt: number
   /** gen_ai.request.* from the body, for the client span. */
   params: Attributes
+  /** The caller's key once authenticated: a metered call of another key with the same request id is not this one's. */
+  keyId?: string
 }
 
 const propagator = new W3CTraceContextPropagator()
@@ -68,12 +70,18 @@ export class RequestTracing implements MeterObserver {
   register(app: FastifyInstance): void {
     app.addHook('onRequest', (request, _reply, done) => {
       const path = request.url.split('?', 1)[0]!
-      if (!UNTRACED.has(path)) {
+      // A client may send the request id of a call still in flight (x-request-id): that second call is not traced,
+      // rather than mixed up with the first.
+      if (!UNTRACED.has(path) && !this.#live.has(request.id)) {
         const parent = propagator.extract(ROOT_CONTEXT, request.headers, headerGetter)
-        const route = request.routeOptions.url ?? path
+        // Unknown paths share one name: a span name per path a client makes up would be unbounded.
+        const route = request.routeOptions.url
         const span = this.#tracer.startSpan(
-          `${request.method} ${route}`,
-          { kind: SpanKind.SERVER, attributes: { 'http.request.method': request.method, 'http.route': route, 'url.path': path, 'supergate.request.id': request.id } },
+          `${request.method} ${route ?? 'unmatched'}`,
+          {
+            kind: SpanKind.SERVER,
+            attributes: { 'http.request.method': request.method, ...(route === undefined ? {} : { 'http.route': route }), 'url.path': path, 'supergate.request.id': request.id },
+          },
           parent,
         )
         this.#live.set(request.id, { span, context: trace.setSpan(parent, span), startedAt: Date.now(), params: {} })
@@ -82,13 +90,22 @@ export class RequestTracing implements MeterObserver {
     })
     app.addHook('preHandler', (request, _reply, done) => {
       const live = this.#live.get(request.id)
-      if (live !== undefined) live.params = requestParams(request.body)
+      if (live !== undefined) {
+        live.params = requestParams(request.body)
+        live.keyId = request.principal?.keyId
+      }
       done()
     })
     // Requests that are not metered (admin, unknown routes) end here; a metered one has ended already.
     app.addHook('onResponse', (request, reply, done) => {
       const live = this.#live.get(request.id)
       if (live !== undefined) this.#end(request.id, live, reply.statusCode)
+      done()
+    })
+    // A client gone before the answer: a model call is ended by its metering (it is metered as disconnected).
+    app.addHook('onRequestAbort', (request, done) => {
+      const live = this.#live.get(request.id)
+      if (live !== undefined && !request.url.startsWith('/v1/')) this.#end(request.id, live, 499)
       done()
     })
     this.#sweep = setInterval(() => {
@@ -103,7 +120,7 @@ export class RequestTracing implements MeterObserver {
   }
 
   metered(entry: UsageRecord, costMicroUsd: number): void {
-    const live = this.#live.get(entry.requestId)
+    const live = this.#mine(entry)
     if (live === undefined) return
     const hit = entry.cache !== undefined && entry.cache.outcome !== 'miss'
     if (entry.provider !== undefined) this.#clientSpan(entry, live)
@@ -120,10 +137,15 @@ export class RequestTracing implements MeterObserver {
   }
 
   rejected(entry: UsageRecord, reason: string): void {
-    const live = this.#live.get(entry.requestId)
+    const live = this.#mine(entry)
     if (live === undefined) return
     live.span.setAttributes({ 'supergate.tenant.id': entry.tenantId, 'supergate.rejection.reason': reason })
     this.#end(entry.requestId, live, entry.httpStatus, entry.errorCode)
+  }
+
+  #mine(entry: UsageRecord): LiveRequest | undefined {
+    const live = this.#live.get(entry.requestId)
+    return live === undefined || (live.keyId !== undefined && live.keyId !== entry.keyId) ? undefined : live
   }
 
   #clientSpan(entry: UsageRecord, live: LiveRequest): void {
