@@ -38,8 +38,8 @@ COPY infra ./infra
 RUN mkdir -p /var/lib/supergate && chown node:node /var/lib/supergate
 USER node
 EXPOSE 8080
-# /ready answers 200 once every dependency answers (503 while one is down or while draining). fetch, not curl:
-# the slim image has no curl.
+# /ready answers 200 while the process can serve (`degraded` included: Kafka, Redis or ClickHouse away), 503
+# while PostgreSQL is down or while draining. fetch, not curl: the slim image has no curl.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.SUPERGATE_PORT || 8080) + '/ready').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 ENTRYPOINT ["node", "gateway/main.ts"]

@@ -5,9 +5,11 @@ import { join } from 'node:path'
 import { ConfigError, loadConfig } from '../infra/config/config.ts'
 import type { Config } from '../infra/config/config.ts'
 import { createLogger } from '../infra/telemetry/logger.ts'
+import { startMetricsServer } from '../infra/telemetry/metrics-server.ts'
 import { buildApp } from './app.ts'
 import { closeDependencies, openDependencies } from './dependencies.ts'
-import { parseRole, roleParts, UnknownRoleError } from './roles.ts'
+import { parseRole, roleParts, roleProblems, UnknownRoleError } from './roles.ts'
+import { redactUrls } from './routes/health.ts'
 import type { Role } from './roles.ts'
 import { createGateway } from './wiring.ts'
 
@@ -63,7 +65,13 @@ async function main(): Promise<void> {
     throw error
   }
   const parts = roleParts(role, config)
+  const problems = roleProblems(role, config)
+  if (problems.errors.length > 0) {
+    console.error(problems.errors.join('\n'))
+    process.exit(1)
+  }
   const logger = createLogger({ level: config.logLevel, logPrompts: config.logPrompts })
+  for (const warning of problems.warnings) logger.warn({ role }, warning)
   if (config.unknownVariables.length > 0) {
     logger.warn({ variables: config.unknownVariables }, 'ignoring unknown SUPERGATE_ variables (typos?)')
   }
@@ -79,7 +87,8 @@ async function main(): Promise<void> {
     config.tracing === undefined || !parts.api
       ? undefined
       : (await import('../infra/telemetry/tracing.ts')).startTracing({ ...config.tracing, serviceName: `supergate-${role}` })
-  if (tracing !== undefined) logger.info({ otlpEndpoint: config.tracing!.endpoint, sampleRatio: config.tracing!.sampleRatio }, 'exporting traces over OTLP')
+  // The address without credentials a collector's URL may carry (user:token@, ?api-key=).
+  if (tracing !== undefined) logger.info({ otlpEndpoint: redactUrls(config.tracing!.endpoint.split('?', 1)[0]!), sampleRatio: config.tracing!.sampleRatio }, 'exporting traces over OTLP')
   const gateway = createGateway(config, {
     logger,
     deps,
@@ -102,11 +111,12 @@ async function main(): Promise<void> {
     ...api,
     bodyLimitBytes: config.bodyLimitBytes,
     isDraining: () => draining,
-    metrics: gateway.metrics,
+    ...(config.metricsPort === undefined ? { metrics: gateway.metrics } : {}),
     logPrompts: config.logPrompts,
     ...(gateway.tracing === undefined ? {} : { tracing: gateway.tracing }),
   })
   await app.listen({ port: config.port, host: config.host })
+  const metricsServer = config.metricsPort === undefined ? undefined : await startMetricsServer(gateway.metrics, { port: config.metricsPort, host: config.host })
   logger.info(
     {
       role,
@@ -144,6 +154,7 @@ async function main(): Promise<void> {
     deadline.unref()
     try {
       await app.close()
+      metricsServer?.close()
       clearInterval(closeIdle)
       await gateway.close()
       await tracing?.shutdown().catch((err: unknown) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not export the last traces'))

@@ -51,3 +51,21 @@ export function roleParts(role: Role, config: Pick<Config, 'projections' | 'outb
       return { api: false, projections: false, sink: true, relay: false, analytics: true }
   }
 }
+
+/**
+ * What a split role needs that the embedded adapters cannot give: PGlite belongs to one process, so a gateway,
+ * worker or sink of a deployment must share a PostgreSQL server (refused otherwise); limits kept in memory are
+ * per process, so gateways without Redis each grant a tenant its whole limit (a warning).
+ */
+export function roleProblems(role: Role, config: Pick<Config, 'databaseUrl' | 'redisUrl'>): { errors: string[]; warnings: string[] } {
+  if (role === 'all') return { errors: [], warnings: [] }
+  const errors =
+    config.databaseUrl === undefined
+      ? [`The ${role} role is one process of a deployment and needs the deployment's PostgreSQL: set SUPERGATE_DATABASE_URL (or run \`supergate all\` on its own)`]
+      : []
+  const warnings =
+    role === 'gateway' && config.redisUrl === undefined
+      ? ['SUPERGATE_REDIS_URL is unset: rate limits, concurrency and budget reservations are kept in this process only, so each gateway of the deployment grants them in full']
+      : []
+  return { errors, warnings }
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { parseRole, roleParts, UnknownRoleError } from './roles.ts'
+import { parseRole, roleParts, roleProblems, UnknownRoleError } from './roles.ts'
 
 const config = { projections: true, outboxRelay: true, clickhouseUrl: undefined }
 
@@ -29,5 +29,12 @@ describe('process roles', () => {
   it('keeps SUPERGATE_PROJECTIONS and SUPERGATE_OUTBOX_RELAY for a process that runs everything', () => {
     expect(roleParts('all', { ...config, projections: false, outboxRelay: false })).toMatchObject({ projections: false, sink: false, relay: false })
     expect(roleParts('projections', { ...config, outboxRelay: false }).relay).toBe(false)
+  })
+
+  it('refuses a split role without the deployment’s PostgreSQL, and warns a gateway without Redis', () => {
+    expect(roleProblems('all', { databaseUrl: undefined, redisUrl: undefined })).toEqual({ errors: [], warnings: [] })
+    expect(roleProblems('sink', { databaseUrl: undefined, redisUrl: undefined }).errors[0]).toMatch(/SUPERGATE_DATABASE_URL/)
+    expect(roleProblems('gateway', { databaseUrl: 'postgres://db/x', redisUrl: undefined })).toMatchObject({ errors: [], warnings: [expect.stringMatching(/SUPERGATE_REDIS_URL/) as unknown] })
+    expect(roleProblems('gateway', { databaseUrl: 'postgres://db/x', redisUrl: 'redis://r' })).toEqual({ errors: [], warnings: [] })
   })
 })

@@ -153,12 +153,14 @@ const k8sChecks: Record<string, (ms: Manifest[]) => string[]> = {
   probes: (ms) =>
     workloads(ms).flatMap((w) =>
       (w.spec?.template?.spec.containers ?? []).flatMap((c) => {
-        const port = configOf(podEnv(ms, c), w.metadata.name).config?.port
+        const config = configOf(podEnv(ms, c), w.metadata.name).config
+        const port = config?.port
+        const metricsPort = config?.metricsPort ?? port
         const wrong = (probe: Probe | undefined, path: string) => probe?.httpGet?.path !== path || portOf(c, probe.httpGet.port) !== port
         return [
           ...(wrong(c.readinessProbe, '/ready') ? [`${w.metadata.name}: readiness is not GET /ready on port ${port}`] : []),
           ...(wrong(c.livenessProbe, '/health') ? [`${w.metadata.name}: liveness is not GET /health on port ${port}`] : []),
-          ...(w.spec?.template?.metadata.annotations?.['prometheus.io/port'] !== String(port) ? [`${w.metadata.name}: not scraped on port ${port}`] : []),
+          ...(w.spec?.template?.metadata.annotations?.['prometheus.io/port'] !== String(metricsPort) ? [`${w.metadata.name}: not scraped on its metrics port ${metricsPort}`] : []),
         ]
       }),
     ),

@@ -34,7 +34,7 @@ function operationalPaths(surface: PublicSurface): Record<string, Record<string,
     }),
     ...(surface.metrics
       ? {
-          '/metrics': ops('getMetrics', 'Prometheus metrics: projection lag, the event publisher, limiter outages', {
+          '/metrics': ops('getMetrics', 'Prometheus metrics: calls, latency, tokens, spend, cache, rejections, upstream errors and breakers by tenant, provider and model; the event publisher and spool; projection lag; limiter outages', {
             '200': {
               description: 'Prometheus text exposition format 0.0.4. Not authenticated: expose it only where your scraper runs.',
               headers: baseHeaders('openai'),

@@ -185,6 +185,7 @@ const envSchema = z.object({
   SUPERGATE_BREAKER_COOLDOWN_MS: milliseconds(15_000),
   SUPERGATE_OUTBOX_RELAY: z.enum(['on', 'off'], { error: 'must be on or off' }).default('on'),
   SUPERGATE_PROJECTIONS: z.enum(['on', 'off'], { error: 'must be on or off' }).default('on'),
+  SUPERGATE_METRICS_PORT: z.coerce.number({ error: 'must be a port number' }).int('must be a port number').min(1, 'must be a port number').max(65_535, 'must be a port number').optional(),
   SUPERGATE_METRICS_KEY_LABELS: z.enum(['on', 'off'], { error: 'must be on or off' }).default('off'),
   SUPERGATE_LOG_PROMPTS: z.enum(['on', 'off'], { error: 'must be on or off' }).default('off'),
   SUPERGATE_OTLP_ENDPOINT: urlWithSchemes(['http', 'https']),
@@ -234,6 +235,8 @@ export interface Config {
   projections: boolean
   /** Whether /metrics labels requests and spend by API key id too (many more series: off by default). */
   metricsKeyLabels: boolean
+  /** A port of its own for /metrics, which the main port then does not serve; the main port when unset. */
+  metricsPort: number | undefined
   /** Whether each model call's request body (its prompt) is logged; off by default, and prompt fields are then censored. */
   logPrompts: boolean
   /** Where OpenTelemetry traces go over OTLP/HTTP, and the share of new traces kept; none by default. */
@@ -309,6 +312,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     outboxRelay: e.SUPERGATE_OUTBOX_RELAY === 'on',
     projections: e.SUPERGATE_PROJECTIONS === 'on',
     metricsKeyLabels: e.SUPERGATE_METRICS_KEY_LABELS === 'on',
+    metricsPort: e.SUPERGATE_METRICS_PORT,
     logPrompts: e.SUPERGATE_LOG_PROMPTS === 'on',
     tracing: e.SUPERGATE_OTLP_ENDPOINT === undefined ? undefined : { endpoint: e.SUPERGATE_OTLP_ENDPOINT, sampleRatio: e.SUPERGATE_TRACE_SAMPLE_RATIO },
     defaultMaxOutputTokens: e.SUPERGATE_DEFAULT_MAX_OUTPUT_TOKENS,

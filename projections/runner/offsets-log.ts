@@ -5,7 +5,7 @@ import type { SqlStore } from '../../infra/postgres/sql-store.ts'
  * The log a reader's stored offsets belong to (`projection_offsets.log`, migration 0013), resolved once per
  * reader. Offsets stored before that migration have no log; the first time a reader learns its log, it
  * claims those its log could have given (none past the partition's end), unless it already has offsets of
- * its own there. A deployment carries on where it was. A reader moved to another log (embedded to Kafka on
+ * its own in that log, on any partition. A deployment carries on where it was. A reader moved to another log (embedded to Kafka on
  * the same database) starts that log from its beginning, and so does a partition whose unclaimed offset lies
  * past the end (another log's, or a topic deleted and created again): the event ids it has applied keep the
  * money it already counted from being counted twice.

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startMock } from '../mocks/mock-server.ts'
 import type { RunningMock } from '../mocks/mock-server.ts'
 import { openAiMock } from '../mocks/openai.ts'
-import { startGateway } from '../support/gateway-process.ts'
+import { freePort, startGateway } from '../support/gateway-process.ts'
 import type { RunningGateway } from '../support/gateway-process.ts'
 
 /**
@@ -125,5 +125,21 @@ describe('/metrics after a short run', () => {
     // Bounded labels: no API key id unless SUPERGATE_METRICS_KEY_LABELS is on.
     expect([...samples.keys()].filter((s) => s.includes(a.keyId) || s.includes('key="'))).toEqual([])
     console.error(`[metrics e2e] ${samples.size} samples; tenant a: 8 calls, ${spent} µUSD spent (= its balance), 3 exact hits; 1 rate-limited, 1 over budget; 2 upstream 5xx, breaker open`)
+  })
+
+  it('serves /metrics only on SUPERGATE_METRICS_PORT when it is set, not on the API port', { timeout: 60_000 }, async () => {
+    const metricsPort = await freePort()
+    const separate = await startGateway({ SUPERGATE_ADMIN_TOKEN: ADMIN, SUPERGATE_METRICS_PORT: String(metricsPort) })
+    try {
+      const onApiPort = await fetch(`${separate.url}/metrics`)
+      expect(onApiPort.status).toBe(404)
+      const scraped = await fetch(`http://127.0.0.1:${metricsPort}/metrics`)
+      expect(scraped.status).toBe(200)
+      expect(scraped.headers.get('content-type')).toMatch(/^text\/plain/)
+      expect(await scraped.text()).toContain('# TYPE supergate_requests_total counter')
+      expect((await fetch(`http://127.0.0.1:${metricsPort}/v1/models`)).status).toBe(404)
+    } finally {
+      await separate.stop()
+    }
   })
 })

@@ -15,6 +15,13 @@ describe('the log scan for secrets', () => {
     expect(secretsIn('{"apiKey":"[redacted]"}', {})).toEqual([])
   })
 
+  it('finds a URL setting printed with its password', () => {
+    const urls = { SUPERGATE_DATABASE_URL: 'postgres://supergate:pg-pass-1234@db:5432/supergate', SUPERGATE_OTLP_ENDPOINT: 'https://user:collector-token@otel:4318' }
+    expect(secretsIn('connected to postgres://supergate:[redacted]@db:5432/supergate', urls)).toEqual([])
+    expect(secretsIn('connect failed: postgres://supergate:pg-pass-1234@db:5432/supergate', urls)).toEqual(['the password in SUPERGATE_DATABASE_URL'])
+    expect(secretsIn('{"otlpEndpoint":"https://user:collector-token@otel:4318"}', urls)).toEqual(['the password in SUPERGATE_OTLP_ENDPOINT'])
+  })
+
   it('reads SUPERGATE_API_KEYS as a list or as JSON entries', () => {
     expect(secretsIn('x sg-key-one-000000 y', { SUPERGATE_API_KEYS: 'sg-key-one-000000,sg-key-two-000000' })).toEqual(['the value of SUPERGATE_API_KEYS'])
     expect(secretsIn('x sg-key-json-00000 y', { SUPERGATE_API_KEYS: '[{"key":"sg-key-json-00000","tenant":"t"}]' })).toEqual(['the value of SUPERGATE_API_KEYS'])
