@@ -21,6 +21,8 @@ interface LiveRequest {
   params: Attributes
   /** The caller's key once authenticated: a metered call of another key with the same request id is not this one's. */
   keyId?: string
+  /** gen_ai.response.* from an answer sent in one piece (a stream's chunks do not pass through Fastify's hooks). */
+  response?: Attributes
 }
 
 const propagator = new W3CTraceContextPropagator()
@@ -48,6 +50,22 @@ function requestParams(body: unknown): Attributes {
     if (value !== undefined) params[attribute] = value
   }
   return params
+}
+
+/** gen_ai.response.id, .model and .finish_reasons of an OpenAI chat completion or an Anthropic message. */
+function responseAttributes(payload: unknown): Attributes | undefined {
+  if (typeof payload !== 'object' || payload === null) return undefined
+  const p = payload as { id?: unknown; model?: unknown; choices?: unknown; stop_reason?: unknown }
+  const attributes: Attributes = {}
+  if (typeof p.id === 'string') attributes['gen_ai.response.id'] = p.id
+  if (typeof p.model === 'string') attributes['gen_ai.response.model'] = p.model
+  const reasons = Array.isArray(p.choices)
+    ? p.choices.flatMap((c: { finish_reason?: unknown }) => (typeof c?.finish_reason === 'string' ? [c.finish_reason] : []))
+    : typeof p.stop_reason === 'string'
+      ? [p.stop_reason]
+      : []
+  if (reasons.length > 0) attributes['gen_ai.response.finish_reasons'] = reasons
+  return attributes
 }
 
 /**
@@ -95,6 +113,12 @@ export class RequestTracing implements MeterObserver {
         live.keyId = request.principal?.keyId
       }
       done()
+    })
+    // The answer as an object, before it is serialised: its id, model and finish reasons, with nothing parsed again.
+    app.addHook('preSerialization', (request, reply, payload, done) => {
+      const live = this.#live.get(request.id)
+      if (live !== undefined && reply.statusCode === 200 && request.url.startsWith('/v1/')) live.response = responseAttributes(payload)
+      done(null, payload)
     })
     // Requests that are not metered (admin, unknown routes) end here; a metered one has ended already.
     app.addHook('onResponse', (request, reply, done) => {
@@ -158,6 +182,7 @@ export class RequestTracing implements MeterObserver {
       'gen_ai.provider.name': PROVIDER_NAMES[provider] ?? provider,
       'gen_ai.request.model': model,
       ...live.params,
+      ...live.response,
       'supergate.attempts': entry.attempts,
       'supergate.stream': entry.stream,
     }

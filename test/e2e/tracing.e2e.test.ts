@@ -50,7 +50,7 @@ async function admin(method: string, path: string, body?: unknown): Promise<Reco
 }
 
 /** The call's status and the usage its answer reported (streams: in the last chunk, asked for with include_usage). */
-async function chat(key: string, traceparent: string, stream: boolean): Promise<{ status: number; usage: { prompt_tokens: number; completion_tokens: number } | undefined }> {
+async function chat(key: string, traceparent: string, stream: boolean): Promise<{ status: number; model: string | undefined; usage: { prompt_tokens: number; completion_tokens: number } | undefined }> {
   const response = await fetch(`${gateway.url}/v1/chat/completions`, {
     method: 'POST',
     headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', traceparent },
@@ -65,8 +65,8 @@ async function chat(key: string, traceparent: string, stream: boolean): Promise<
   })
   const text = await response.text()
   const bodies = stream ? text.split('\n').filter((l) => l.startsWith('data: {')).map((l) => l.slice(6)) : [text]
-  const usage = bodies.map((b) => (JSON.parse(b) as { usage?: { prompt_tokens: number; completion_tokens: number } }).usage).findLast((u) => u != null)
-  return { status: response.status, usage }
+  const parsed = bodies.map((b) => JSON.parse(b) as { model?: string; usage?: { prompt_tokens: number; completion_tokens: number } })
+  return { status: response.status, model: parsed[0]?.model, usage: parsed.map((b) => b.usage).findLast((u) => u != null) }
 }
 
 async function spansOf(traceId: string, count: number): Promise<ReceivedSpan[]> {
@@ -103,6 +103,9 @@ describe('OpenTelemetry traces over OTLP', () => {
         'gen_ai.usage.output_tokens': answered.usage!.completion_tokens,
         'supergate.stream': stream,
       })
+      // An answer in one piece also gives its id, model and finish reasons.
+      if (!stream) expect(client.attributes).toMatchObject({ 'gen_ai.response.finish_reasons': ['stop'], 'gen_ai.response.model': answered.model })
+      if (!stream) expect(String(client.attributes['gen_ai.response.id'])).toMatch(/^chatcmpl-/)
     }
 
     // Probes are not traced; paths no route serves share one span name, whatever a client makes up.

@@ -8,7 +8,7 @@ export interface ReceivedSpan {
   parentSpanId: string | undefined
   name: string
   kind: number
-  attributes: Record<string, string | number | boolean>
+  attributes: Record<string, Plain>
   status: { code?: number }
 }
 
@@ -17,7 +17,10 @@ interface OtlpValue {
   intValue?: string | number
   doubleValue?: number
   boolValue?: boolean
+  arrayValue?: { values?: OtlpValue[] }
 }
+
+type Plain = string | number | boolean | Plain[]
 
 export interface OtlpReceiver {
   /** Where a gateway sends traces: its SUPERGATE_OTLP_ENDPOINT. */
@@ -28,11 +31,12 @@ export interface OtlpReceiver {
   close(): Promise<void>
 }
 
-function plain(value: OtlpValue): string | number | boolean {
+function plain(value: OtlpValue): Plain {
   if (value.stringValue !== undefined) return value.stringValue
   if (value.intValue !== undefined) return Number(value.intValue)
   if (value.doubleValue !== undefined) return value.doubleValue
   if (value.boolValue !== undefined) return value.boolValue
+  if (value.arrayValue !== undefined) return (value.arrayValue.values ?? []).map(plain)
   return JSON.stringify(value)
 }
 
