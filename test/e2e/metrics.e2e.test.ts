@@ -4,6 +4,7 @@ import type { RunningMock } from '../mocks/mock-server.ts'
 import { openAiMock } from '../mocks/openai.ts'
 import { freePort, startGateway } from '../support/gateway-process.ts'
 import type { RunningGateway } from '../support/gateway-process.ts'
+import { OutageClient } from '../support/outage-client.ts'
 
 /**
  * /metrics after a short run through a gateway process (issue 10): every family a dashboard needs is there,
@@ -31,16 +32,8 @@ afterAll(async () => {
   await mock.close()
 })
 
-async function admin(method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
-  const response = await fetch(`${gateway.url}/admin/v1${path}`, {
-    method,
-    headers: { authorization: `Bearer ${ADMIN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  })
-  const json = (await response.json()) as Record<string, unknown>
-  if (response.status >= 300) throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(json)}`)
-  return json
-}
+const client = new OutageClient(() => gateway.url, ADMIN)
+const admin = (method: string, path: string, body?: unknown) => client.admin(method, path, body)
 
 async function tenantWithKey(name: string): Promise<{ id: string; key: string; keyId: string }> {
   const id = String((await admin('POST', '/tenants', { name })).id)

@@ -2,10 +2,11 @@ import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startMock } from '../mocks/mock-server.ts'
 import type { RunningMock } from '../mocks/mock-server.ts'
 import { openAiMock } from '../mocks/openai.ts'
+import { servicesGatewayEnv } from '../support/gateway-env.ts'
 import { startGateway } from '../support/gateway-process.ts'
 import type { RunningGateway } from '../support/gateway-process.ts'
 import { HELLO_COST_MICRO_USD, OutageClient } from '../support/outage-client.ts'
@@ -27,20 +28,11 @@ let sinkDir = ''
 let mock: RunningMock
 const processes: Record<'gatewayA' | 'gatewayB' | 'projections' | 'sink', RunningGateway | undefined> = { gatewayA: undefined, gatewayB: undefined, projections: undefined, sink: undefined }
 
+/** A process's settings: the shared services and secrets, a data folder of its own. */
 function env(): Record<string, string> {
-  const services = inject('services')
   const dataDir = mkdtempSync(join(tmpdir(), 'sg-split-'))
   dirs.push(dataDir)
-  return {
-    SUPERGATE_DATABASE_URL: services.databaseUrl,
-    SUPERGATE_REDIS_URL: services.redisUrl,
-    SUPERGATE_KAFKA_BROKERS: services.kafkaBrokers.join(','),
-    SUPERGATE_DATA_DIR: dataDir,
-    SUPERGATE_ADMIN_TOKEN: ADMIN,
-    SUPERGATE_MASTER_KEY: Buffer.alloc(32, 11).toString('base64'),
-    SUPERGATE_OPENAI_API_KEY: 'upstream-split-processes',
-    SUPERGATE_OPENAI_BASE_URL: `${mock.url}/v1`,
-  }
+  return servicesGatewayEnv({ admin: ADMIN, masterKeyByte: 11, mockUrl: mock.url, upstreamKey: 'upstream-split-processes', dataDir })
 }
 
 /** Requests and spend of a tenant in a chdb folder, read by a process of its own (chdb is one per process). */

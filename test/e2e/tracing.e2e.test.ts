@@ -6,6 +6,7 @@ import { openAiMock } from '../mocks/openai.ts'
 import { startGateway } from '../support/gateway-process.ts'
 import type { RunningGateway } from '../support/gateway-process.ts'
 import { startOtlpReceiver } from '../support/otlp-receiver.ts'
+import { OutageClient } from '../support/outage-client.ts'
 import type { OtlpReceiver, ReceivedSpan } from '../support/otlp-receiver.ts'
 
 /**
@@ -40,14 +41,8 @@ afterAll(async () => {
   await mock.close()
 })
 
-async function admin(method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
-  const response = await fetch(`${gateway.url}/admin/v1${path}`, {
-    method,
-    headers: { authorization: `Bearer ${ADMIN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  })
-  return (await response.json()) as Record<string, unknown>
-}
+const client = new OutageClient(() => gateway.url, ADMIN)
+const admin = (method: string, path: string, body?: unknown) => client.admin(method, path, body)
 
 /** The call's status and the usage its answer reported (streams: in the last chunk, asked for with include_usage). */
 async function chat(key: string, traceparent: string, stream: boolean): Promise<{ status: number; model: string | undefined; usage: { prompt_tokens: number; completion_tokens: number } | undefined }> {

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, expect, inject, it } from 'vitest'
 import { startMock } from '../mocks/mock-server.ts'
 import type { RunningMock } from '../mocks/mock-server.ts'
 import { openAiMock } from '../mocks/openai.ts'
+import { servicesGatewayEnv } from '../support/gateway-env.ts'
 import { startGateway } from '../support/gateway-process.ts'
 import type { RunningGateway } from '../support/gateway-process.ts'
 import { eventsInKafka, HELLO_COST_MICRO_USD, OutageClient } from '../support/outage-client.ts'
@@ -37,18 +38,7 @@ async function dumpOnMismatch(served: number, found: { clickhouseRequests: numbe
 
 beforeAll(async () => {
   mock = await startMock(openAiMock())
-  const services = inject('services')
-  gateway = await startGateway({
-    SUPERGATE_DATABASE_URL: services.databaseUrl,
-    SUPERGATE_REDIS_URL: services.redisUrl,
-    SUPERGATE_KAFKA_BROKERS: services.kafkaBrokers.join(','),
-    SUPERGATE_DATA_DIR: dataDir,
-    SUPERGATE_ADMIN_TOKEN: ADMIN,
-    SUPERGATE_MASTER_KEY: Buffer.alloc(32, 7).toString('base64'),
-    SUPERGATE_OPENAI_API_KEY: 'upstream-postgres-restart',
-    SUPERGATE_OPENAI_BASE_URL: `${mock.url}/v1`,
-    SUPERGATE_LOG_LEVEL: 'warn',
-  })
+  gateway = await startGateway(servicesGatewayEnv({ admin: ADMIN, masterKeyByte: 7, mockUrl: mock.url, upstreamKey: 'upstream-postgres-restart', dataDir }, { SUPERGATE_LOG_LEVEL: 'warn' }))
 }, 60_000)
 
 afterAll(async () => {

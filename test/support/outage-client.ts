@@ -4,7 +4,7 @@ import type { ConsumedMessage } from '../../events/event-log.ts'
 import { KafkaEventLog } from '../../infra/kafka/kafka-event-log.ts'
 
 /**
- * A client of a running gateway for the fault suite: admin calls, a tenant with a developer and a billing key,
+ * A client of a running gateway for the fault and e2e suites: admin calls, a tenant with a developer and a billing key,
  * chat calls that record what the client saw, and what the stores hold for a tenant once they settle.
  */
 
