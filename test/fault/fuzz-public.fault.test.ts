@@ -144,8 +144,8 @@ describe('fuzzing the public API (fast-check, fixed seeds)', () => {
     await fc.assert(property, { seed: SEED + 7, numRuns: 300 })
   })
 
-  it('GET /health, /ready, /metrics, /dashboard and unknown routes: paths, query and headers', async () => {
-    const paths = ['/health', '/ready', '/metrics', '/dashboard', '/dashboard/', '/dashboard/assets/dashboard.js', '/dashboard/assets/chart.umd.min.js']
+  it('GET /health, /ready, /metrics, /openapi.json, /dashboard and unknown routes: paths, query and headers', async () => {
+    const paths = ['/health', '/ready', '/metrics', '/openapi.json', '/dashboard', '/dashboard/', '/dashboard/assets/dashboard.js', '/dashboard/assets/chart.umd.min.js']
     const property = fc.asyncProperty(
       fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...paths) }, { weight: 1, arbitrary: fc.array(pathSegment, { minLength: 1, maxLength: 4 }).map((s) => `/${s.join('/')}`) }),
       queryString,
