@@ -109,9 +109,10 @@ export class KafkaEventLog implements EventLog {
     const missing = topics.filter((t) => !existing.has(t.name))
     if (missing.length === 0) return
     await admin.createTopics({
-      waitForLeaders: true,
+      waitForLeaders: false,
       topics: missing.map((t) => ({ topic: t.name, numPartitions: t.partitions })),
     })
+    await waitForLeaders(admin, missing.map((t) => t.name))
   }
 
   async append(topic: string, messages: readonly LogMessage[]): Promise<void> {
@@ -343,5 +344,27 @@ export class KafkaEventLog implements EventLog {
       admin?.then((a) => a.disconnect()),
     ])
     this.#consumers.clear()
+  }
+}
+
+/** Errors a broker answers while a topic created a moment ago has not reached every broker's metadata. */
+const NOT_YET = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE'])
+
+/**
+ * Waits until every partition of `topics` has a leader. kafkajs's own wait (`waitForLeaders`) retries only
+ * LEADER_NOT_AVAILABLE, and gives up on the UNKNOWN_TOPIC_OR_PARTITION that a KRaft broker answers for a topic
+ * whose creation it has not applied yet (seen in CI, right after createTopics).
+ */
+export async function waitForLeaders(admin: Admin, topics: readonly string[], timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    try {
+      const { topics: found } = await admin.fetchTopicMetadata({ topics: [...topics] })
+      if (found.length === topics.length && found.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) return
+    } catch (error) {
+      if (!NOT_YET.has((error as { type?: string }).type ?? '')) throw error
+    }
+    if (Date.now() > deadline) throw new Error(`Topics ${topics.join(', ')} have no leader ${timeoutMs} ms after they were created`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
   }
 }
