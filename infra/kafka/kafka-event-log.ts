@@ -347,20 +347,24 @@ export class KafkaEventLog implements EventLog {
   }
 }
 
-/** Errors a broker answers while a topic created a moment ago has not reached every broker's metadata. */
-const NOT_YET = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE'])
+/** Errors a broker answers while a topic created a moment ago is not yet served by its partitions' leaders. */
+const NOT_YET = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE', 'NOT_LEADER_FOR_PARTITION'])
 
 /**
- * Waits until every partition of `topics` has a leader. kafkajs's own wait (`waitForLeaders`) retries only
- * LEADER_NOT_AVAILABLE, and gives up on the UNKNOWN_TOPIC_OR_PARTITION that a KRaft broker answers for a topic
- * whose creation it has not applied yet (seen in CI, right after createTopics).
+ * Waits until every partition of `topics` has a leader that answers for it: the metadata names one, and a
+ * request for the partitions' offsets succeeds. kafkajs's own wait (`waitForLeaders`) retries only
+ * LEADER_NOT_AVAILABLE; a KRaft broker also answers UNKNOWN_TOPIC_OR_PARTITION, and then NOT_LEADER_FOR_PARTITION
+ * to an offsets request, for a moment after createTopics (both seen in CI).
  */
 export async function waitForLeaders(admin: Admin, topics: readonly string[], timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     try {
       const { topics: found } = await admin.fetchTopicMetadata({ topics: [...topics] })
-      if (found.length === topics.length && found.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) return
+      if (found.length === topics.length && found.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) {
+        for (const topic of topics) await admin.fetchTopicOffsets(topic)
+        return
+      }
     } catch (error) {
       if (!NOT_YET.has((error as { type?: string }).type ?? '')) throw error
     }
