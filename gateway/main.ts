@@ -110,6 +110,7 @@ async function main(): Promise<void> {
     logger,
     ...api,
     bodyLimitBytes: config.bodyLimitBytes,
+    requestTimeoutMs: config.requestTimeoutMs,
     isDraining: () => draining,
     ...(config.metricsPort === undefined ? { metrics: gateway.metrics } : {}),
     logPrompts: config.logPrompts,

@@ -160,6 +160,7 @@ const envSchema = z.object({
     .min(0, 'must not be negative')
     .max(600_000, 'must be at most 600000')
     .default(10_000),
+  SUPERGATE_REQUEST_TIMEOUT_MS: milliseconds(60_000),
   SUPERGATE_BODY_LIMIT_BYTES: z.coerce
     .number({ error: 'must be a whole number of bytes' })
     .int('must be a whole number of bytes')
@@ -224,6 +225,8 @@ export interface Config {
   dataDir: string
   logLevel: (typeof LOG_LEVELS)[number]
   shutdownTimeoutMs: number
+  /** How long a client may take to send its whole request, headers and body (then 408). Not the answer's time. */
+  requestTimeoutMs: number
   bodyLimitBytes: number
   apiKeys: ApiKeyConfig[]
   modelAliases: Record<string, string>
@@ -299,6 +302,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: e.SUPERGATE_DATA_DIR,
     logLevel: e.SUPERGATE_LOG_LEVEL,
     shutdownTimeoutMs: e.SUPERGATE_SHUTDOWN_TIMEOUT_MS,
+    requestTimeoutMs: e.SUPERGATE_REQUEST_TIMEOUT_MS,
     bodyLimitBytes: e.SUPERGATE_BODY_LIMIT_BYTES,
     apiKeys: e.SUPERGATE_API_KEYS ?? [],
     modelAliases: e.SUPERGATE_MODEL_ALIASES ?? {},

@@ -50,6 +50,19 @@ describe('loadConfig', () => {
     })
   })
 
+  it('reads the observability settings and the client request timeout, refusing bad values', () => {
+    expect(loadConfig({})).toMatchObject({ requestTimeoutMs: 60_000, metricsPort: undefined, metricsKeyLabels: false, logPrompts: false, tracing: undefined })
+    expect(
+      loadConfig({ SUPERGATE_REQUEST_TIMEOUT_MS: '5000', SUPERGATE_METRICS_PORT: '9464', SUPERGATE_METRICS_KEY_LABELS: 'on', SUPERGATE_LOG_PROMPTS: 'on', SUPERGATE_OTLP_ENDPOINT: 'http://collector:4318', SUPERGATE_TRACE_SAMPLE_RATIO: '0.25' }),
+    ).toMatchObject({ requestTimeoutMs: 5_000, metricsPort: 9464, metricsKeyLabels: true, logPrompts: true, tracing: { endpoint: 'http://collector:4318', sampleRatio: 0.25 } })
+    expect(problemsOf({ SUPERGATE_REQUEST_TIMEOUT_MS: '0', SUPERGATE_METRICS_PORT: '70000', SUPERGATE_OTLP_ENDPOINT: 'grpc://collector:4317', SUPERGATE_TRACE_SAMPLE_RATIO: '2' })).toMatchObject({
+      SUPERGATE_REQUEST_TIMEOUT_MS: 'must be at least 1',
+      SUPERGATE_METRICS_PORT: 'must be a port number',
+      SUPERGATE_TRACE_SAMPLE_RATIO: 'must be a number from 0 to 1',
+    })
+    expect(Object.keys(problemsOf({ SUPERGATE_OTLP_ENDPOINT: 'grpc://collector:4317' }))).toEqual(['SUPERGATE_OTLP_ENDPOINT'])
+  })
+
   it('treats empty variables as unset', () => {
     expect(loadConfig({ SUPERGATE_DATABASE_URL: '', SUPERGATE_PORT: ' ' }).port).toBe(8080)
   })
