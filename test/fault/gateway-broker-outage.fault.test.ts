@@ -8,7 +8,7 @@ import type { RunningMock } from '../mocks/mock-server.ts'
 import { openAiMock } from '../mocks/openai.ts'
 import { servicesGatewayEnv } from '../support/gateway-env.ts'
 import { startGateway } from '../support/gateway-process.ts'
-import { eventsInKafka, HELLO_COST_MICRO_USD, OutageClient } from '../support/outage-client.ts'
+import { dumpOnMismatch, eventsInKafka, HELLO_COST_MICRO_USD, OutageClient } from '../support/outage-client.ts'
 import type { Outcome } from '../support/outage-client.ts'
 import type { RunningGateway } from '../support/gateway-process.ts'
 
@@ -28,14 +28,6 @@ let mock: RunningMock
 let gateway: RunningGateway
 let kafkaDown = false
 const client = new OutageClient(() => gateway.url, ADMIN)
-
-/** When the stores fall short, what the gateway said and how far behind its consumers are: for the CI log. */
-async function dumpOnMismatch(served: number, found: { clickhouseRequests: number }): Promise<void> {
-  if (found.clickhouseRequests === served) return
-  const metrics = await (await fetch(`${gateway.url}/metrics`)).text().catch(() => '')
-  console.error(metrics.split('\n').filter((l) => l.startsWith('supergate_projection_lag') || l.startsWith('supergate_event')).join('\n'))
-  console.error(gateway.output().split('\n').slice(-60).join('\n'))
-}
 
 function env(): Record<string, string> {
   return servicesGatewayEnv({ admin: ADMIN, masterKeyByte: 9, mockUrl: mock.url, upstreamKey: 'upstream-gateway-outage', dataDir }, { SUPERGATE_LOG_LEVEL: 'warn' })
@@ -86,7 +78,7 @@ describe('Kafka stopped under load, through the gateway', () => {
         `events expected ${served.length}; in Kafka ${inKafka.ids.size} (${duplicates} duplicates), ClickHouse ${found.clickhouseRequests}, ` +
         `Postgres ${found.postgresSpent / COST} (${found.postgresSpent} µUSD); reconciled ${found.reconciled}`,
     )
-    await dumpOnMismatch(served.length, found)
+    await dumpOnMismatch(gateway, served.length, found)
     expect(served.every((o) => inKafka.requestIds.get(o.requestId!) === 1)).toBe(true)
     expect({ kafka: inKafka.ids.size, duplicates, requestIds: inKafka.requestIds.size }).toEqual({ kafka: served.length, duplicates: 0, requestIds: served.length })
     expect(found).toEqual({ clickhouseRequests: served.length, clickhouseSpent: served.length * COST, postgresSpent: served.length * COST, reconciled: true })
@@ -108,7 +100,7 @@ describe('Kafka stopped under load, through the gateway', () => {
     gateway = await startGateway(env())
     const inKafka = await eventsInKafka(inject('services').kafkaBrokers, t.id, served.length)
     const found = await client.settledStores(t, served.length)
-    await dumpOnMismatch(served.length, found)
+    await dumpOnMismatch(gateway, served.length, found)
     const duplicates = inKafka.total - inKafka.ids.size
     console.error(
       `[fault] gateway restarted with its spool: ${outcomes.length} requests, ${served.length} served, 0 × 5xx; events expected ${served.length}; ` +

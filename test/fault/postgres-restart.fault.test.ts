@@ -9,7 +9,7 @@ import { openAiMock } from '../mocks/openai.ts'
 import { servicesGatewayEnv } from '../support/gateway-env.ts'
 import { startGateway } from '../support/gateway-process.ts'
 import type { RunningGateway } from '../support/gateway-process.ts'
-import { eventsInKafka, HELLO_COST_MICRO_USD, OutageClient } from '../support/outage-client.ts'
+import { dumpOnMismatch, eventsInKafka, HELLO_COST_MICRO_USD, OutageClient } from '../support/outage-client.ts'
 import type { Outcome } from '../support/outage-client.ts'
 
 /**
@@ -27,14 +27,6 @@ let mock: RunningMock
 let gateway: RunningGateway
 let postgresDown = false
 const client = new OutageClient(() => gateway.url, ADMIN)
-
-/** When the stores fall short, what the gateway said and how far behind its consumers are: for the CI log. */
-async function dumpOnMismatch(served: number, found: { clickhouseRequests: number }): Promise<void> {
-  if (found.clickhouseRequests === served) return
-  const metrics = await (await fetch(`${gateway.url}/metrics`)).text().catch(() => '')
-  console.error(metrics.split('\n').filter((l) => l.startsWith('supergate_projection_lag') || l.startsWith('supergate_event')).join('\n'))
-  console.error(gateway.output().split('\n').slice(-60).join('\n'))
-}
 
 beforeAll(async () => {
   mock = await startMock(openAiMock())
@@ -115,7 +107,7 @@ it('serves chat from its caches while PostgreSQL restarts, fails admin calls cle
   const adminFailures = admins.filter((a) => a.status !== 200)
   const inKafka = await eventsInKafka(inject('services').kafkaBrokers, t.id, served)
   const found = await client.settledStores(t, served)
-  await dumpOnMismatch(served, found)
+  await dumpOnMismatch(gateway, served, found)
   console.error(
     `[fault] PostgreSQL down 5 s under load: ${outcomes.length} chat requests (${duringDown.chat.length} while down), ${served} served, ${chat5xx.length} chat 5xx; ` +
       `${admins.length} admin calls (${duringDown.admin.length} while down), statuses ${JSON.stringify(Object.fromEntries([...new Set(admins.map((a) => a.status))].map((s) => [s, admins.filter((a) => a.status === s).length])))}, ` +

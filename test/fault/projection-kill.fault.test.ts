@@ -1,14 +1,15 @@
-import { spawn } from 'node:child_process'
-import type { ChildProcess } from 'node:child_process'
-import { randomBytes, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import type { Envelope } from '../../events/envelope.ts'
 import { uuidv7 } from '../../events/ids.ts'
 import { InProcessEventLog } from '../../events/in-process-event-log.ts'
 import { migrate } from '../../infra/postgres/migrate.ts'
-import { PgSqlStore } from '../../infra/postgres/pg-sql-store.ts'
+import type { SqlStore } from '../../infra/postgres/sql-store.ts'
 import { readBalance } from '../../projections/balances/balances-projection.ts'
 import type { Balance } from '../../projections/balances/balances-projection.ts'
+import { killRepeatedly, startChild } from '../support/kill-loop.ts'
+import { openIsolatedPostgres } from '../support/sql.ts'
+import type { OpenedSqlStore } from '../support/sql.ts'
 
 /**
  * A projection process killed with SIGKILL mid-stream, again and again, then run to the end, must leave
@@ -52,46 +53,23 @@ function envelope(tenantId: string, type: string, data: Record<string, unknown>)
 }
 
 describe('projection killed with SIGKILL mid-stream', () => {
-  const schema = `t_${randomBytes(6).toString('hex')}`
   const suffix = randomUUID().slice(0, 8)
   const usage = `usage-${suffix}`
   const control = `control-${suffix}`
   const name = `balances-${suffix}`
-  let admin: PgSqlStore
-  let sql: PgSqlStore
+  let opened: OpenedSqlStore
+  let sql: SqlStore
   let url: string
 
   beforeAll(async () => {
-    const base = inject('services').databaseUrl
-    admin = new PgSqlStore({ url: base, maxConnections: 1 })
-    await admin.exec(`CREATE SCHEMA ${schema}`)
-    const scoped = new URL(base)
-    scoped.searchParams.set('options', `-c search_path=${schema},public`)
-    url = scoped.toString()
-    sql = new PgSqlStore({ url })
+    opened = await openIsolatedPostgres(inject('services').databaseUrl)
+    sql = opened.store
+    url = opened.url!
     await migrate(sql)
   })
   afterAll(async () => {
-    await sql.close()
-    await admin.exec(`DROP SCHEMA ${schema} CASCADE`)
-    await admin.close()
+    await opened.dispose()
   })
-
-  function startChild(): Promise<ChildProcess> {
-    const child = spawn(process.execPath, [CHILD], {
-      env: { ...process.env, DATABASE_URL: url, TOPICS: `${usage},${control}`, PROJECTION_NAME: name },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    })
-    return new Promise((resolve, reject) => {
-      child.once('error', reject)
-      child.once('exit', (code) => reject(new Error(`child exited early with ${code}`)))
-      child.stdout.on('data', (chunk: Buffer) => {
-        if (chunk.toString().includes('started')) resolve(child)
-      })
-    })
-  }
-
-  const stopped = (child: ChildProcess) => new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())))
 
   async function applied(): Promise<number> {
     const r = await sql.query<{ n: number }>('SELECT COALESCE(sum(next_offset), 0)::int AS n FROM projection_offsets WHERE projection = $1', [name])
@@ -132,29 +110,17 @@ describe('projection killed with SIGKILL mid-stream', () => {
       total += grants.length + requests.length
     }
 
-    let kills = 0
-    for (let round = 0; round < 8; round++) {
-      await publishRound(round)
-      for (let attempt = 0; attempt < 2; attempt++) {
-        const child = await startChild()
-        const from = await applied()
-        // Killed once it has applied something more, at a random moment after, before it has applied all.
-        const deadline = Date.now() + 20_000
-        while ((await applied()) === from && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2))
-        await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 30)))
-        child.kill('SIGKILL')
-        await stopped(child)
-        if ((await applied()) < total) kills++
-      }
-    }
+    const { kills, final } = await killRepeatedly({
+      rounds: 8,
+      publishRound,
+      start: () => startChild(CHILD, { DATABASE_URL: url, TOPICS: `${usage},${control}`, PROJECTION_NAME: name }),
+      progress: applied,
+      total: () => total,
+      progressTimeoutMs: 20_000,
+      jitterMs: 30,
+    })
     expect(kills).toBeGreaterThanOrEqual(8)
-
-    const last = await startChild()
-    const deadline = Date.now() + 60_000
-    while ((await applied()) < total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
-    last.kill('SIGTERM')
-    await stopped(last)
-    expect(await applied()).toBe(total)
+    expect(final).toBe(total)
 
     const dead = await sql.query('SELECT 1 FROM projection_dead_letters WHERE projection = $1', [name])
     const spent = [...expected.values()].reduce((n, e) => n + e.spent, 0)

@@ -1,6 +1,4 @@
-import { spawn } from 'node:child_process'
-import type { ChildProcess } from 'node:child_process'
-import { randomBytes, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -11,7 +9,10 @@ import type { Envelope } from '../../events/envelope.ts'
 import { InProcessEventLog } from '../../events/in-process-event-log.ts'
 import { ClickHouseAnalyticsStore } from '../../infra/clickhouse/clickhouse-analytics-store.ts'
 import { migrate } from '../../infra/postgres/migrate.ts'
-import { PgSqlStore } from '../../infra/postgres/pg-sql-store.ts'
+import type { SqlStore } from '../../infra/postgres/sql-store.ts'
+import { killRepeatedly, startChild } from '../support/kill-loop.ts'
+import { openIsolatedPostgres } from '../support/sql.ts'
+import type { OpenedSqlStore } from '../support/sql.ts'
 
 /**
  * The analytics sink killed with SIGKILL mid-stream, again and again, then run to the end: ClickHouse must
@@ -36,46 +37,25 @@ function completed(tenantId: string, projectId: string | null, costMicroUsd: num
 }
 
 describe('analytics sink killed with SIGKILL mid-stream', () => {
-  const schema = `t_${randomBytes(6).toString('hex')}`
   const suffix = randomUUID().slice(0, 8)
   const topic = `usage-${suffix}`
   const group = `sink-${suffix}`
   const chdbPath = mkdtempSync(join(tmpdir(), 'sg-sink-kill-'))
-  let admin: PgSqlStore
-  let sql: PgSqlStore
+  let opened: OpenedSqlStore
+  let sql: SqlStore
   let url: string
 
   beforeAll(async () => {
-    const base = inject('services').databaseUrl
-    admin = new PgSqlStore({ url: base, maxConnections: 1 })
-    await admin.exec(`CREATE SCHEMA ${schema}`)
-    const scoped = new URL(base)
-    scoped.searchParams.set('options', `-c search_path=${schema},public`)
-    url = scoped.toString()
-    sql = new PgSqlStore({ url })
+    opened = await openIsolatedPostgres(inject('services').databaseUrl)
+    sql = opened.store
+    url = opened.url!
     await migrate(sql)
   })
   afterAll(async () => {
-    await sql.close()
-    await admin.exec(`DROP SCHEMA ${schema} CASCADE`)
-    await admin.close()
+    await opened.dispose()
     rmSync(chdbPath, { recursive: true, force: true })
   })
 
-  function startChild(): Promise<ChildProcess> {
-    const child = spawn(process.execPath, [CHILD], {
-      env: { ...process.env, DATABASE_URL: url, TOPICS: topic, GROUP: group, CHDB_PATH: chdbPath },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    })
-    return new Promise((resolve, reject) => {
-      child.once('error', reject)
-      child.once('exit', (code) => reject(new Error(`child exited early with ${code}`)))
-      child.stdout.on('data', (chunk: Buffer) => {
-        if (chunk.toString().includes('started')) resolve(child)
-      })
-    })
-  }
-  const stopped = (child: ChildProcess) => new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())))
   const written = async () => (await sql.query<{ n: number }>('SELECT COALESCE(sum(next_offset), 0)::int AS n FROM projection_offsets WHERE projection = $1', [group])).rows[0]!.n
 
   it('reaches exactly the hand-computed facts and reports after repeated kills, each event once', async () => {
@@ -103,29 +83,17 @@ describe('analytics sink killed with SIGKILL mid-stream', () => {
       total += messages.length
     }
 
-    let kills = 0
-    for (let round = 0; round < 6; round++) {
-      await publishRound(round)
-      for (let attempt = 0; attempt < 2; attempt++) {
-        const child = await startChild()
-        const from = await written()
-        // Killed once it has written something more, at a random moment after, before it has written all.
-        const deadline = Date.now() + 30_000
-        while ((await written()) === from && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2))
-        await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 40)))
-        child.kill('SIGKILL')
-        await stopped(child)
-        if ((await written()) < total) kills++
-      }
-    }
+    const { kills, final } = await killRepeatedly({
+      rounds: 6,
+      publishRound,
+      start: () => startChild(CHILD, { DATABASE_URL: url, TOPICS: topic, GROUP: group, CHDB_PATH: chdbPath }),
+      progress: written,
+      total: () => total,
+      progressTimeoutMs: 30_000,
+      jitterMs: 40,
+    })
     expect(kills).toBeGreaterThanOrEqual(6)
-
-    const last = await startChild()
-    const deadline = Date.now() + 60_000
-    while ((await written()) < total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
-    last.kill('SIGTERM')
-    await stopped(last)
-    expect(await written()).toBe(total)
+    expect(final).toBe(total)
 
     // chdb runs one engine per process: the parent opens the folder only once the last child is gone.
     const store = await ClickHouseAnalyticsStore.open({ chdbPath })

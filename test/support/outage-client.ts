@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { parseEvent } from '../../events/catalogue/registry.ts'
 import type { ConsumedMessage } from '../../events/event-log.ts'
 import { KafkaEventLog } from '../../infra/kafka/kafka-event-log.ts'
+import type { RunningGateway } from './gateway-process.ts'
 
 /**
  * A client of a running gateway for the fault and e2e suites: admin calls, a tenant with a developer and a billing key,
@@ -112,3 +113,10 @@ export async function eventsInKafka(brokers: readonly string[], tenantId: string
   }
 }
 
+/** When the stores fall short of `served`: the gateway's lag and producer metrics and its last log lines, for the CI log. */
+export async function dumpOnMismatch(gateway: RunningGateway, served: number, found: { clickhouseRequests: number }): Promise<void> {
+  if (found.clickhouseRequests === served) return
+  const metrics = await (await fetch(`${gateway.url}/metrics`)).text().catch(() => '')
+  console.error(metrics.split('\n').filter((l) => l.startsWith('supergate_projection_lag') || l.startsWith('supergate_event')).join('\n'))
+  console.error(gateway.output().split('\n').slice(-60).join('\n'))
+}

@@ -5,6 +5,8 @@ import type { SqlStore } from '../../infra/postgres/sql-store.ts'
 
 export interface OpenedSqlStore {
   store: SqlStore
+  /** PostgreSQL: the URL that reaches this store's schema, for a child process. */
+  url?: string
   dispose(): Promise<void>
 }
 
@@ -21,6 +23,7 @@ export async function openIsolatedPostgres(url: string): Promise<OpenedSqlStore>
   const store = new PgSqlStore({ url: scoped.toString() })
   return {
     store,
+    url: scoped.toString(),
     dispose: async () => {
       await store.close()
       await admin.exec(`DROP SCHEMA ${schema} CASCADE`)
